@@ -1,0 +1,195 @@
+"""The exception hierarchy of pms_connect.
+
+Every error the SDK raises derives from :class:`PmsError`::
+
+    PmsError
+    ├── InvalidArgumentError          bad input, raised before any request is sent (also a ValueError)
+    ├── PmsConnectionError            the request may not have reached the PMS
+    │   └── PmsTimeoutError
+    ├── PmsStatusError                the PMS answered with an error status
+    │   ├── BadRequestError           400 / 422
+    │   ├── AuthenticationError       401, missing or wrong key
+    │   │   └── KeyExpiredError       the request key expired (refresh and replay)
+    │   ├── PermissionDeniedError     the API is not in the plan, or the practice is not authorized
+    │   ├── NotFoundError             404
+    │   ├── ConflictError             409, the record already exists
+    │   ├── PreconditionFailedError   412, e.g. the practice's utility is offline
+    │   ├── RateLimitError            429
+    │   └── ServerError               5xx
+    ├── SlotUnavailableError          the slot was taken between search and booking
+    ├── AmbiguousPatientError         more than one patient matches equally well
+    ├── UnsupportedOperationError     the practice's PMS does not support the operation
+    ├── WritebackFailedError          the PMS refused or never applied a queued write
+    └── VaultError                    a credential could not be sealed or opened
+
+Messages never contain PHI or secrets: they name codes, statuses and request paths, not values.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AmbiguousPatientError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "InvalidArgumentError",
+    "KeyExpiredError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "PmsConnectionError",
+    "PmsError",
+    "PmsStatusError",
+    "PmsTimeoutError",
+    "PreconditionFailedError",
+    "RateLimitError",
+    "ServerError",
+    "SlotUnavailableError",
+    "UnsupportedOperationError",
+    "VaultError",
+    "WritebackFailedError",
+]
+
+
+class PmsError(Exception):
+    """Root of every pms_connect error.
+
+    ``code`` is the provider's own error code (e.g. Sikka's ``API1025``), ``status_code`` the HTTP status,
+    ``request`` a PHI-free summary such as ``"GET /v4/patients"``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        status_code: int | None = None,
+        request: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.status_code = status_code
+        self.request = request
+
+    def __str__(self) -> str:
+        details = [part for part in (self.request, self.code, self._status_text()) if part]
+        return f"{self.message} ({', '.join(details)})" if details else self.message
+
+    def _status_text(self) -> str | None:
+        return f"HTTP {self.status_code}" if self.status_code is not None else None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self)!r})"
+
+
+class InvalidArgumentError(PmsError, ValueError):
+    """An argument is invalid; raised before any request is sent."""
+
+
+class PmsConnectionError(PmsError):
+    """The PMS could not be reached, or the connection broke before an answer came.
+
+    ``request_sent`` is False only when the request provably never left (the connection could not be
+    opened); a write whose request may have been sent must be reconciled, never blindly retried.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        status_code: int | None = None,
+        request: str | None = None,
+        request_sent: bool = True,
+    ) -> None:
+        super().__init__(message, code=code, status_code=status_code, request=request)
+        self.request_sent = request_sent
+
+
+class PmsTimeoutError(PmsConnectionError):
+    """The request timed out."""
+
+
+class PmsStatusError(PmsError):
+    """The PMS answered with an error status. ``body`` keeps the provider's raw error fields."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        status_code: int | None = None,
+        request: str | None = None,
+        body: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message, code=code, status_code=status_code, request=request)
+        self.body = body or {}
+
+
+class BadRequestError(PmsStatusError):
+    """The PMS refused the request as malformed (400) or unprocessable (422)."""
+
+
+class AuthenticationError(PmsStatusError):
+    """The credentials or the request key were missing or wrong."""
+
+
+class KeyExpiredError(AuthenticationError):
+    """The request key expired; the SDK refreshes it and replays the request once."""
+
+
+class PermissionDeniedError(PmsStatusError):
+    """The API is not in the app's plan, or the practice has not authorized the app."""
+
+
+class NotFoundError(PmsStatusError):
+    """The record or endpoint does not exist."""
+
+
+class ConflictError(PmsStatusError):
+    """The record already exists."""
+
+
+class PreconditionFailedError(PmsStatusError):
+    """A precondition failed, e.g. the practice's utility is offline and the write was refused."""
+
+
+class RateLimitError(PmsStatusError):
+    """The request or data quota is exhausted. ``retry_after`` is the server's hint in seconds."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        status_code: int | None = None,
+        request: str | None = None,
+        body: dict[str, str] | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, code=code, status_code=status_code, request=request, body=body)
+        self.retry_after = retry_after
+
+
+class ServerError(PmsStatusError):
+    """The PMS failed (5xx)."""
+
+
+class SlotUnavailableError(PmsError):
+    """The requested slot is no longer free."""
+
+
+class AmbiguousPatientError(PmsError):
+    """More than one patient matches equally well; the SDK never guesses."""
+
+
+class UnsupportedOperationError(PmsError):
+    """The practice's PMS (or the app's plan) does not support this operation."""
+
+
+class WritebackFailedError(PmsError):
+    """A queued write failed at the PMS, timed out or was cancelled."""
+
+
+class VaultError(PmsError):
+    """A secret could not be sealed or opened. The message never holds key material or plaintext."""

@@ -1,0 +1,314 @@
+"""Provider-neutral domain models.
+
+Every model is a frozen pydantic model. Money is :class:`~decimal.Decimal`; times are time-zone aware, in the
+practice's zone. Fields that hold PHI (names, birthdates, phones, emails, free text) are declared with
+``repr=False`` so that a model's repr (and so a log line or traceback that prints one) never shows them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field, field_validator
+
+__all__ = [
+    "Appointment",
+    "BookingRequest",
+    "Capability",
+    "ConnectionCheck",
+    "FeatureSet",
+    "InsuranceCarrier",
+    "InsuranceCoverage",
+    "MatchStatus",
+    "NewPatient",
+    "Operatory",
+    "Patient",
+    "PatientMatch",
+    "PaymentRequest",
+    "Practice",
+    "Provider",
+    "ProviderKind",
+    "TimeSlot",
+    "Transaction",
+    "Writeback",
+    "WritebackKind",
+    "WritebackResult",
+    "WritebackState",
+]
+
+
+def _require_aware(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("datetime must be time-zone aware (naive datetimes are ambiguous)")
+    return value
+
+
+AwareDatetime = Annotated[datetime, AfterValidator(_require_aware)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+def _phi(default: Any = None) -> Any:
+    """A field holding PHI: kept out of reprs."""
+    return Field(default=default, repr=False)
+
+
+class Capability(str, enum.Enum):
+    """An operation a practice's PMS may or may not support through its provider."""
+
+    READ_PRACTICES = "read_practices"
+    READ_PROVIDERS = "read_providers"
+    READ_OPERATORIES = "read_operatories"
+    READ_APPOINTMENTS = "read_appointments"
+    READ_PATIENTS = "read_patients"
+    READ_INSURANCE = "read_insurance"
+    READ_PAYMENTS = "read_payments"
+    READ_SCHEDULES = "read_schedules"
+    NATIVE_OPEN_SLOTS = "native_open_slots"
+    BOOK_APPOINTMENT = "book_appointment"
+    RESCHEDULE_APPOINTMENT = "reschedule_appointment"
+    CHANGE_APPOINTMENT_STATUS = "change_appointment_status"
+    CREATE_PATIENT = "create_patient"
+    POST_PAYMENT = "post_payment"
+
+
+class FeatureSet(_Model):
+    """Which reads and writes the practice's PMS supports."""
+
+    pms_name: str | None = None
+    capabilities: frozenset[Capability] = frozenset()
+
+    def supports(self, capability: Capability) -> bool:
+        return capability in self.capabilities
+
+    def __contains__(self, capability: object) -> bool:
+        return capability in self.capabilities
+
+
+class Practice(_Model):
+    id: str
+    name: str
+    pms_name: str | None = None
+    office_id: str | None = None
+
+
+class ProviderKind(str, enum.Enum):
+    DENTIST = "dentist"
+    HYGIENIST = "hygienist"
+    OTHER = "other"
+
+
+class Provider(_Model):
+    id: str
+    first_name: str = ""
+    last_name: str = ""
+    kind: ProviderKind = ProviderKind.OTHER
+    specialty: str | None = None
+    active: bool = True
+    practice_id: str | None = None
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip() or self.id
+
+
+class Operatory(_Model):
+    id: str
+    name: str
+    practice_id: str | None = None
+    hidden: bool = False
+
+
+class Appointment(_Model):
+    id: str
+    practice_id: str | None = None
+    patient_id: str | None = None
+    provider_id: str | None = None
+    operatory: str | None = None
+    start: AwareDatetime
+    duration: timedelta
+    status: str | None = None
+    description: str | None = _phi()
+    cancelled: bool = False
+    confirmed: bool = False
+    kind: str | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def end(self) -> datetime:
+        return self.start + self.duration
+
+
+class Patient(_Model):
+    id: str
+    first_name: str = _phi("")
+    last_name: str = _phi("")
+    preferred_name: str | None = _phi()
+    birthdate: date | None = _phi()
+    cell_phone: str | None = _phi()
+    home_phone: str | None = _phi()
+    work_phone: str | None = _phi()
+    email: str | None = _phi()
+    status: str | None = None
+    practice_id: str | None = None
+    provider_id: str | None = None
+    guarantor_id: str | None = None
+
+    @property
+    def phones(self) -> tuple[str, ...]:
+        return tuple(p for p in (self.cell_phone, self.home_phone, self.work_phone) if p)
+
+
+class InsuranceCarrier(_Model):
+    id: str
+    name: str
+    payer_id: str | None = None
+    phone: str | None = None
+
+
+class InsuranceCoverage(_Model):
+    patient_id: str
+    carrier_id: str | None = None
+    subscriber_id: str | None = _phi()
+    kind: str | None = None
+    relationship: str | None = None
+    effective_date: date | None = None
+    deductible_remaining: Decimal | None = None
+
+
+class Transaction(_Model):
+    id: str
+    patient_id: str | None = None
+    provider_id: str | None = None
+    kind: str
+    date: dt.date
+    amount: Decimal
+    payment_type: str | None = None
+    description: str | None = _phi()
+
+
+class ConnectionCheck(_Model):
+    """The outcome of :meth:`PmsProvider.test_connection`: never raised, always returned."""
+
+    ok: bool
+    practice_name: str | None = None
+    pms_name: str | None = None
+    latency_ms: float | None = None
+    error: str | None = None
+
+
+class TimeSlot(_Model):
+    start: AwareDatetime
+    end: AwareDatetime
+    provider_id: str | None = None
+    operatory: str | None = None
+
+    @property
+    def duration(self) -> timedelta:
+        return self.end - self.start
+
+
+class MatchStatus(str, enum.Enum):
+    EXACT = "exact"
+    AMBIGUOUS = "ambiguous"
+    NONE = "none"
+
+
+class PatientMatch(_Model):
+    status: MatchStatus
+    patient: Patient | None = None
+    candidates: tuple[Patient, ...] = ()
+
+
+class BookingRequest(_Model):
+    """A new appointment. ``start`` must be aware and in the future (checked when it is booked)."""
+
+    patient_id: str = Field(min_length=1)
+    provider_id: str = Field(min_length=1)
+    start: AwareDatetime
+    duration: timedelta
+    operatory: str | None = None
+    reason: str | None = _phi()
+    practice_id: str | None = None
+
+    @field_validator("duration")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("duration must be positive")
+        if value % timedelta(minutes=1):
+            raise ValueError("duration must be a whole number of minutes")
+        return value
+
+
+class NewPatient(_Model):
+    first_name: str = Field(min_length=1, repr=False)
+    last_name: str = Field(min_length=1, repr=False)
+    birthdate: date | None = _phi()
+    cell_phone: str | None = _phi()
+    email: str | None = _phi()
+    provider_id: str | None = None
+    practice_id: str | None = None
+
+
+class PaymentRequest(_Model):
+    patient_id: str = Field(min_length=1)
+    amount: Decimal
+    payment_type: str = Field(min_length=1)
+    provider_id: str | None = None
+    guarantor_id: str | None = None
+    date: dt.date | None = None
+    practice_id: str | None = None
+    note: str | None = _phi()
+
+    @field_validator("amount")
+    @classmethod
+    def _non_negative(cls, value: Decimal) -> Decimal:
+        if not value.is_finite() or value < 0:
+            raise ValueError("amount must be a finite, non-negative Decimal")
+        return value
+
+
+class WritebackKind(str, enum.Enum):
+    BOOK_APPOINTMENT = "book_appointment"
+    RESCHEDULE_APPOINTMENT = "reschedule_appointment"
+    CHANGE_APPOINTMENT_STATUS = "change_appointment_status"
+    CREATE_PATIENT = "create_patient"
+    POST_PAYMENT = "post_payment"
+
+
+class WritebackState(str, enum.Enum):
+    PENDING = "pending"
+    WRITTEN = "written"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self is not WritebackState.PENDING
+
+
+class Writeback(_Model):
+    """A handle on a queued write. ``id`` is the provider's tracking id."""
+
+    id: str
+    kind: WritebackKind
+    practice_id: str | None = None
+    submitted_at: AwareDatetime
+    deadline: AwareDatetime | None = None
+    appointment_id: str | None = None
+
+
+class WritebackResult(_Model):
+    writeback_id: str
+    status: WritebackState
+    created_id: str | None = None
+    message: str | None = None
+    completed_at: AwareDatetime | None = None

@@ -1,0 +1,121 @@
+"""``AsyncPager``: every item of a paginated list, page by page, fetched ahead within a concurrency bound.
+
+A pager is lazy: nothing is requested until it is iterated or awaited. When the first page tells the total
+count, the remaining pages are fetched concurrently (``concurrency`` at a time, each still passing the
+rate limiter) and yielded in order; otherwise pages are fetched one after another until a short page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+__all__ = ["AsyncPager", "Page"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: Sequence[T]
+    index: int
+    page_size: int
+    total_count: int | None = None
+    more: bool | None = None
+    """Whether pages follow, when the source knows better than the item count (e.g. filtered pages)."""
+
+    @property
+    def page_count(self) -> int | None:
+        if self.total_count is None:
+            return None
+        return max(1, math.ceil(self.total_count / self.page_size))
+
+    @property
+    def has_next(self) -> bool:
+        if self.more is not None:
+            return self.more
+        if self.total_count is not None:
+            return (self.index + 1) * self.page_size < self.total_count
+        return len(self.items) >= self.page_size and len(self.items) > 0
+
+
+FetchPage = Callable[[int], Awaitable[Page[T]]]
+
+
+class AsyncPager(Generic[T]):
+    """Async-iterable over every item; ``await pager`` gives the first page, ``await pager.all()`` a list."""
+
+    def __init__(self, fetch: FetchPage[T], *, concurrency: int = 4) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self._fetch = fetch
+        self._concurrency = concurrency
+
+    @classmethod
+    def deferred(cls, make: Callable[[], Awaitable[AsyncPager[T]]], *, concurrency: int = 4) -> AsyncPager[T]:
+        """A pager whose parameters need an await first (e.g. a lookup); ``make`` runs once, lazily."""
+        made: list[AsyncPager[T]] = []
+
+        async def fetch(index: int) -> Page[T]:
+            if not made:
+                made.append(await make())
+            return await made[0].fetch_page(index)
+
+        return cls(fetch, concurrency=concurrency)
+
+    async def fetch_page(self, index: int) -> Page[T]:
+        """One page by its index (0-based)."""
+        return await self._fetch(index)
+
+    def __await__(self) -> Generator[object, None, Page[T]]:
+        return self._fetch(0).__await__()
+
+    async def pages(self) -> AsyncIterator[Page[T]]:
+        first = await self._fetch(0)
+        yield first
+        if not first.has_next:
+            return
+        if first.page_count is None:
+            page = first
+            while page.has_next:
+                page = await self._fetch(page.index + 1)
+                yield page
+            return
+        async for page in self._fetch_ahead(range(1, first.page_count)):
+            yield page
+
+    async def _fetch_ahead(self, indexes: range) -> AsyncIterator[Page[T]]:
+        pending: list[asyncio.Task[Page[T]]] = []
+        upcoming = iter(indexes)
+        try:
+            for index in upcoming:
+                pending.append(asyncio.ensure_future(self._fetch(index)))
+                if len(pending) >= self._concurrency:
+                    break
+            while pending:
+                page = await pending.pop(0)
+                next_index = next(upcoming, None)
+                if next_index is not None:
+                    pending.append(asyncio.ensure_future(self._fetch(next_index)))
+                yield page
+        finally:
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+
+    async def __aiter__(self) -> AsyncIterator[T]:
+        async for page in self.pages():
+            for item in page.items:
+                yield item
+
+    async def all(self) -> list[T]:
+        return [item async for item in self]
+
+    async def first(self) -> T | None:
+        """The first item, or None; fetches one page."""
+        page = await self._fetch(0)
+        return page.items[0] if page.items else None

@@ -1,0 +1,166 @@
+"""Sikka wire rows -> provider-neutral domain models. The one place that knows both shapes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from pms_connect.models import (
+    Appointment,
+    InsuranceCarrier,
+    InsuranceCoverage,
+    Operatory,
+    Patient,
+    Practice,
+    Provider,
+    ProviderKind,
+    Transaction,
+)
+from pms_connect.sikka import _wire as w
+
+_DENTIST_WORDS = (
+    "dentist",
+    "dds",
+    "dmd",
+    "provider",
+    "orthodont",
+    "endodont",
+    "periodont",
+    "oral surg",
+    "pediatric",
+    "prosthodont",
+    "general",
+)
+
+
+def provider_kind(provider_type: str | None, specialty: str | None) -> ProviderKind:
+    text = f"{provider_type or ''} {specialty or ''}".lower()
+    if "hyg" in text:
+        return ProviderKind.HYGIENIST
+    if "assist" in text or "staff" in text:
+        return ProviderKind.OTHER
+    if any(word in text for word in _DENTIST_WORDS):
+        return ProviderKind.DENTIST
+    return ProviderKind.OTHER
+
+
+def practice(row: w.PracticeRow, *, pms_name: str | None = None, office_id: str | None = None) -> Practice:
+    return Practice(id=row.practice_id, name=row.name or "", pms_name=pms_name, office_id=office_id)
+
+
+def provider(row: w.ProviderRow) -> Provider:
+    specialty = row.specialty or row.speciality
+    return Provider(
+        id=row.provider_id,
+        first_name=row.firstname or "",
+        last_name=row.lastname or "",
+        kind=provider_kind(row.provider_type, specialty),
+        specialty=specialty,
+        active=(row.status or "active").lower() != "inactive",
+        practice_id=row.practice_id,
+    )
+
+
+def operatory(row: w.OperatoryRow) -> Operatory:
+    return Operatory(
+        id=row.operatory,
+        name=row.abbreviation or row.operatory,
+        practice_id=row.practice_id,
+        hidden=bool(row.is_hidden),
+    )
+
+
+def _is_cancelled(row: w.AppointmentRow) -> bool:
+    if row.cancelled is not None:
+        return row.cancelled
+    status = (row.status or "").lower()
+    return "cancel" in status or "broken" in status or "broke" in status
+
+
+def _is_confirmed(row: w.AppointmentRow) -> bool:
+    if row.is_confirmed is not None:
+        return row.is_confirmed
+    status = (row.status or "").lower()
+    return "confirm" in status and "unconfirm" not in status
+
+
+def local_datetime(day: datetime, zone: ZoneInfo) -> datetime:
+    """Attach the practice's zone to a practice-local wall-clock time."""
+    return day.replace(tzinfo=zone)
+
+
+def appointment(row: w.AppointmentRow, zone: ZoneInfo) -> Appointment:
+    if row.date is None:
+        raise ValueError("appointment without a date")
+    start = row.date
+    if row.time is not None:
+        start = datetime.combine(row.date.date(), row.time)
+    return Appointment(
+        id=row.appointment_sr_no,
+        practice_id=row.practice_id,
+        patient_id=row.patient_id,
+        provider_id=row.provider_id,
+        operatory=row.operatory,
+        start=local_datetime(start, zone),
+        duration=timedelta(minutes=row.length or 0),
+        status=row.status,
+        description=row.description,
+        cancelled=_is_cancelled(row),
+        confirmed=_is_confirmed(row),
+        kind=row.type,
+    )
+
+
+def patient(row: w.PatientRow) -> Patient:
+    return Patient(
+        id=row.patient_id,
+        first_name=row.firstname or "",
+        last_name=row.lastname or "",
+        preferred_name=row.preferred_name,
+        birthdate=row.birthdate,
+        cell_phone=row.cell,
+        home_phone=row.homephone,
+        work_phone=row.workphone,
+        email=row.email,
+        status=row.status,
+        practice_id=row.practice_id,
+        provider_id=row.provider_id,
+        guarantor_id=row.guarantor_id,
+    )
+
+
+def carrier(row: w.CarrierRow) -> InsuranceCarrier:
+    return InsuranceCarrier(
+        id=row.insurance_company_id,
+        name=row.insurance_company_name or "",
+        payer_id=row.payer_id,
+        phone=row.phone,
+    )
+
+
+def coverage(row: w.SubscriberRow) -> InsuranceCoverage:
+    return InsuranceCoverage(
+        patient_id=row.patient_id,
+        carrier_id=row.insurance_company_id,
+        subscriber_id=row.subscriber_id,
+        kind=row.type,
+        relationship=row.patient_relation,
+        effective_date=row.insurance_effective_date,
+        deductible_remaining=row.individual_deductible_remaining,
+    )
+
+
+def transaction(row: w.TransactionRow) -> Transaction:
+    if row.transaction_date is None:
+        raise ValueError("transaction without a date")
+    return Transaction(
+        id=row.transaction_sr_no,
+        patient_id=row.patient_id,
+        provider_id=row.provider_id,
+        kind=row.transaction_type or "",
+        date=row.transaction_date.date(),
+        amount=row.amount if row.amount is not None else Decimal(0),
+        payment_type=row.payment_type,
+        description=row.procedure_description,
+    )

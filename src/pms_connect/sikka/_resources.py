@@ -1,0 +1,197 @@
+"""Sikka read resources: each knows its path, its parameters and the row type to parse into."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from pms_connect import _windows
+from pms_connect.errors import InvalidArgumentError, NotFoundError
+from pms_connect.models import (
+    Appointment,
+    InsuranceCarrier,
+    InsuranceCoverage,
+    Operatory,
+    Patient,
+    Practice,
+    Provider,
+    Transaction,
+)
+from pms_connect.pagination import AsyncPager
+from pms_connect.sikka import _mapping as m
+from pms_connect.sikka import _wire as w
+
+if TYPE_CHECKING:
+    from pms_connect.sikka.provider import SikkaProvider
+
+_APPOINTMENT_FIELDS = "operatory,hygienist,cancelled,is_confirmed,last_changed_date"
+_PATIENT_FIELDS = "homephone,workphone"
+
+
+def _day(value: date) -> str:
+    return value.strftime("%Y-%m-%d")
+
+
+def _require_id(value: str, name: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidArgumentError(f"{name} must be a non-empty string")
+    return value.strip()
+
+
+@dataclass
+class _Resource:
+    pms: SikkaProvider
+
+    @property
+    def _practice_params(self) -> dict[str, str]:
+        return {"practice_id": self.pms.practice_id}
+
+
+class Practices(_Resource):
+    def list(self) -> AsyncPager[Practice]:
+        return self.pms.client.pager("practices", {}, w.PracticeRow, m.practice, page_size=self.pms.page_size)
+
+
+class Providers(_Resource):
+    def list(self, *, active_only: bool = False) -> AsyncPager[Provider]:
+        return self.pms.client.pager(
+            "providers",
+            self._practice_params,
+            w.ProviderRow,
+            m.provider,
+            page_size=self.pms.page_size,
+            keep=(lambda p: p.active) if active_only else None,
+        )
+
+
+class Operatories(_Resource):
+    def list(self, *, include_hidden: bool = False) -> AsyncPager[Operatory]:
+        pms = self.pms
+
+        async def fetch_all() -> AsyncPager[Operatory]:
+            info = await pms.practice_info()
+            params = {"cust_id": info.cust_id or "1", **self._practice_params}
+            if not include_hidden:
+                params["is_hidden"] = "F"
+            return pms.client.pager(
+                "operatories",
+                params,
+                w.OperatoryRow,
+                m.operatory,
+                page_size=pms.page_size,
+                keep=None if include_hidden else (lambda o: not o.hidden),
+            )
+
+        return AsyncPager.deferred(fetch_all)
+
+
+class Appointments(_Resource):
+    def list(
+        self,
+        *,
+        start: date | datetime,
+        end: date | datetime,
+        provider_id: str | None = None,
+        patient_id: str | None = None,
+        status: str | None = None,
+    ) -> AsyncPager[Appointment]:
+        """Appointments overlapping [start, end); a date ``end`` includes that whole day."""
+        span = _windows.window(start, end, self.pms.timezone)
+        # Sikka filters on the appointment's date; ask from the day before so that an appointment running
+        # over midnight into the window is seen, then keep exactly those that overlap it.
+        params = {
+            **self._practice_params,
+            "startdate": _day(span.first_day - timedelta(days=1)),
+            "enddate": _day(span.last_day),
+            "fields": _APPOINTMENT_FIELDS,
+        }
+        if provider_id is not None:
+            params["provider_id"] = _require_id(provider_id, "provider_id")
+        if patient_id is not None:
+            params["patient_id"] = _require_id(patient_id, "patient_id")
+        if status is not None:
+            params["status"] = _require_id(status, "status")
+        zone = self.pms.timezone
+        return self.pms.client.pager(
+            "appointments",
+            params,
+            w.AppointmentRow,
+            lambda row: m.appointment(row, zone),
+            page_size=self.pms.page_size,
+            keep=lambda a: span.overlaps(a.start, a.end),
+        )
+
+    async def get(self, appointment_id: str) -> Appointment:
+        params = {
+            **self._practice_params,
+            "appointment_sr_no": _require_id(appointment_id, "appointment_id"),
+            "fields": _APPOINTMENT_FIELDS,
+        }
+        zone = self.pms.timezone
+        pager = self.pms.client.pager(
+            "appointments", params, w.AppointmentRow, lambda row: m.appointment(row, zone), page_size=1
+        )
+        found = await pager.first()
+        if found is None:
+            raise NotFoundError("no such appointment", request="GET /appointments", status_code=204)
+        return found
+
+
+class Patients(_Resource):
+    def list(self, *, changed_since: date | datetime | None = None) -> AsyncPager[Patient]:
+        params = {**self._practice_params, "fields": _PATIENT_FIELDS}
+        if changed_since is not None:
+            since = _windows.window(changed_since, changed_since + timedelta(days=1), self.pms.timezone)
+            params["loaded_startdate"] = _day(since.first_day)
+            params["loaded_enddate"] = _day(self.pms.today() + timedelta(days=1))
+        return self.pms.client.pager("patients", params, w.PatientRow, m.patient, page_size=self.pms.page_size)
+
+    async def get(self, patient_id: str) -> Patient:
+        params = {
+            **self._practice_params,
+            "patient_id": _require_id(patient_id, "patient_id"),
+            "fields": _PATIENT_FIELDS,
+        }
+        found = await self.pms.client.pager("patients", params, w.PatientRow, m.patient, page_size=1).first()
+        if found is None:
+            raise NotFoundError("no such patient", request="GET /patients", status_code=204)
+        return found
+
+    def query(self, filters: dict[str, str], *, page_size: int | None = None) -> AsyncPager[Patient]:
+        """Patients matching Sikka's own filters (``cell``, ``homephone``, ``search``, ...), as given."""
+        params = {**self._practice_params, "fields": _PATIENT_FIELDS, **filters}
+        return self.pms.client.pager(
+            "patients", params, w.PatientRow, m.patient, page_size=page_size or self.pms.page_size
+        )
+
+
+class Insurance(_Resource):
+    def carriers(self) -> AsyncPager[InsuranceCarrier]:
+        params = {**self._practice_params, "fields": "insurance_company_name"}
+        return self.pms.client.pager(
+            "insurance_companies", params, w.CarrierRow, m.carrier, page_size=self.pms.page_size
+        )
+
+    async def coverage(self, patient_id: str) -> list[InsuranceCoverage]:
+        params = {**self._practice_params, "patient_id": _require_id(patient_id, "patient_id")}
+        pager = self.pms.client.pager("subscribers", params, w.SubscriberRow, m.coverage, page_size=500)
+        return await pager.all()
+
+
+class Payments(_Resource):
+    def list(
+        self, *, start: date | datetime, end: date | datetime, patient_id: str | None = None
+    ) -> AsyncPager[Transaction]:
+        """Transactions dated within [start, end] (whole local days)."""
+        span = _windows.window(start, end, self.pms.timezone)
+        params = {
+            **self._practice_params,
+            "startdate": _day(span.first_day),
+            "enddate": _day(span.last_day),
+        }
+        if patient_id is not None:
+            params["patient_id"] = _require_id(patient_id, "patient_id")
+        return self.pms.client.pager(
+            "transactions", params, w.TransactionRow, m.transaction, page_size=self.pms.page_size
+        )

@@ -1,0 +1,243 @@
+"""``SikkaProvider``: one practice at Sikka ONE, behind the provider-neutral :class:`PmsProvider` surface."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, tzinfo
+from types import TracebackType
+
+import httpx
+
+from pms_connect import _windows
+from pms_connect._clock import Clock
+from pms_connect.errors import NotFoundError, PmsError
+from pms_connect.http import RetryPolicy
+from pms_connect.models import Capability, ConnectionCheck, FeatureSet
+from pms_connect.ratelimit import RateLimit, RateLimiter
+from pms_connect.sikka import _wire as w
+from pms_connect.sikka._client import DEFAULT_BASE_URL, MAX_PAGE_SIZE, SikkaClient, parse_rows
+from pms_connect.sikka._resources import (
+    Appointments,
+    Insurance,
+    Operatories,
+    Patients,
+    Payments,
+    Practices,
+    Providers,
+)
+from pms_connect.sikka.credentials import SikkaCredentials
+from pms_connect.tokens import TokenStore
+
+__all__ = ["SikkaProvider"]
+
+# Read capabilities and the request-key scope entries that grant them.
+_READ_SCOPES: dict[Capability, tuple[str, ...]] = {
+    Capability.READ_PRACTICES: ("practices",),
+    Capability.READ_PROVIDERS: ("providers",),
+    Capability.READ_OPERATORIES: ("operatories",),
+    Capability.READ_APPOINTMENTS: ("appointments",),
+    Capability.READ_PATIENTS: ("patients",),
+    Capability.READ_INSURANCE: ("insurance_companies", "subscribers"),
+    Capability.READ_PAYMENTS: ("transactions",),
+    Capability.READ_SCHEDULES: ("practice_schedule",),
+}
+# Write capabilities and the ``supported_pmses`` column that says the PMS accepts them.
+_WRITE_COLUMNS: dict[Capability, str] = {
+    Capability.BOOK_APPOINTMENT: "new_appointment_writeback",
+    Capability.RESCHEDULE_APPOINTMENT: "new_appointment_writeback",
+    Capability.CHANGE_APPOINTMENT_STATUS: "appointment_status_writeback",
+    Capability.CREATE_PATIENT: "new_patient_writeback",
+    Capability.POST_PAYMENT: "payment_writeback",
+}
+# Sikka holds native open slots only for these PMSs.
+NATIVE_SLOT_PMSES = ("orthotrac", "dolphin")
+_NOT_AVAILABLE = {"", "no", "false", "n", "na", "n/a", "not available", "unavailable"}
+
+
+@dataclass(frozen=True)
+class PracticeInfo:
+    """What the SDK needs to know about the practice itself; cached per provider instance."""
+
+    practice_id: str
+    name: str | None
+    cust_id: str | None
+    pms_name: str | None
+    pms_version: str | None
+
+
+class SikkaProvider:
+    """A practice at Sikka ONE.
+
+    ``timezone`` is the practice's IANA zone: Sikka sends wall-clock times without one. Pass either an
+    ``http_client`` you own (it is not closed by :meth:`aclose`) or a ``transport`` (e.g. the sandbox's).
+    ``rate_limit`` is requests per minute (or a :class:`RateLimit`); a shared :class:`RateLimiter` can be
+    passed as ``limiter`` so several providers spend one budget.
+    """
+
+    def __init__(
+        self,
+        credentials: SikkaCredentials,
+        *,
+        timezone: str | tzinfo,
+        base_url: str = DEFAULT_BASE_URL,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        token_store: TokenStore | None = None,
+        rate_limit: RateLimit | int | None = None,
+        limiter: RateLimiter | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float = 30.0,
+        clock: Clock | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+        reference_ttl: timedelta = timedelta(minutes=15),
+    ) -> None:
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
+        self.credentials = credentials
+        self.timezone = _windows.resolve_zone(timezone)
+        self.client = SikkaClient(
+            credentials,
+            base_url=base_url,
+            http_client=http_client,
+            transport=transport,
+            token_store=token_store,
+            rate_limit=rate_limit,
+            limiter=limiter,
+            clock=clock,
+            retry=retry,
+            timeout=timeout,
+        )
+        self.clock = self.client.clock
+        self.page_size = page_size
+        self.reference_ttl = reference_ttl
+        self._practice_info: tuple[float, PracticeInfo] | None = None
+        self.practices = Practices(self)
+        self.providers = Providers(self)
+        self.operatories = Operatories(self)
+        self.appointments = Appointments(self)
+        self.patients = Patients(self)
+        self.insurance = Insurance(self)
+        self.payments = Payments(self)
+
+    @property
+    def practice_id(self) -> str:
+        return self.credentials.practice_id
+
+    def now(self) -> datetime:
+        """The current time in the practice's zone."""
+        return self.clock.now().astimezone(self.timezone)
+
+    def today(self) -> date:
+        return self.now().date()
+
+    # -- lifecycle ----------------------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def __aenter__(self) -> SikkaProvider:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- the practice -------------------------------------------------------------------------------------
+
+    async def _authorized_practice(self) -> w.AuthorizedPractice | None:
+        response = await self.client.app_call("GET", "authorized_practices", params={"show": "all"})
+        if response.status_code == 204 or not response.content:
+            return None
+        data = response.json()
+        envelope = w.Envelope.model_validate(data[0] if isinstance(data, list) and data else data)
+        rows = parse_rows(envelope.items, w.AuthorizedPractice, "GET /authorized_practices")
+        office = [r for r in rows if r.office_id == self.credentials.office_id]
+        exact = [r for r in office if r.practice_id == self.practice_id]
+        matches = exact or office
+        return matches[0] if matches else None
+
+    async def practice_info(self, *, refresh: bool = False) -> PracticeInfo:
+        """The practice's name, ``cust_id`` and PMS, cached for ``reference_ttl``."""
+        cached = self._practice_info
+        ttl = self.reference_ttl.total_seconds()
+        if cached is not None and not refresh and self.clock.monotonic() - cached[0] < ttl:
+            return cached[1]
+        params = {"practice_id": self.practice_id}
+        items, _ = await self.client.fetch_page("practices", params, index=0, page_size=1)
+        rows = parse_rows(items, w.PracticeRow, "GET /practices")
+        if not rows:
+            raise NotFoundError(
+                "the practice id is not known to this office", request="GET /practices", status_code=204
+            )
+        authorized = await self._authorized_practice()
+        info = PracticeInfo(
+            practice_id=rows[0].practice_id,
+            name=rows[0].name,
+            cust_id=rows[0].cust_id,
+            pms_name=authorized.practice_management_system if authorized else None,
+            pms_version=authorized.practice_management_system_version if authorized else None,
+        )
+        self._practice_info = (self.clock.monotonic(), info)
+        return info
+
+    async def test_connection(self) -> ConnectionCheck:
+        """Authenticate, then read the practice; never raises. ``latency_ms`` is the whole check's time."""
+        started = time.perf_counter()
+        try:
+            await self.client.tokens.get()
+            info = await self.practice_info(refresh=True)
+        except PmsError as exc:
+            return ConnectionCheck(ok=False, latency_ms=_elapsed_ms(started), error=str(exc))
+        except Exception as exc:  # a check reports, it does not raise
+            return ConnectionCheck(
+                ok=False, latency_ms=_elapsed_ms(started), error=f"unexpected {type(exc).__name__}"
+            )
+        return ConnectionCheck(
+            ok=True, practice_name=info.name, pms_name=info.pms_name, latency_ms=_elapsed_ms(started)
+        )
+
+    async def get_features(self) -> FeatureSet:
+        """Reads from the request key's scope; writes from ``supported_pmses`` for the practice's PMS."""
+        token = await self.client.tokens.get()
+        scope = {s.lower() for s in token.scope}
+        capabilities = {cap for cap, needs in _READ_SCOPES.items() if all(n in scope for n in needs)}
+        info = await self.practice_info()
+        pms = (info.pms_name or "").strip()
+        if pms.lower() in NATIVE_SLOT_PMSES and "appointments_available_slots" in scope:
+            capabilities.add(Capability.NATIVE_OPEN_SLOTS)
+        if pms:
+            capabilities |= await self._write_capabilities(pms, info.pms_version)
+        return FeatureSet(pms_name=info.pms_name, capabilities=frozenset(capabilities))
+
+    async def _write_capabilities(self, pms: str, version: str | None) -> set[Capability]:
+        params = {"practice_management_system": pms}
+        items, _ = await self.client.fetch_page("supported_pmses", params, index=0, page_size=500, app_level=True)
+        rows = [
+            r
+            for r in parse_rows(items, w.SupportedPmsRow, "GET /supported_pmses")
+            if (r.practice_management_system or "").lower() == pms.lower()
+        ]
+        if version:
+            rows = [r for r in rows if r.practice_management_system_version == version] or rows
+        found: set[Capability] = set()
+        for row in rows:
+            for capability, column in _WRITE_COLUMNS.items():
+                value = getattr(row, column) or ""
+                if value.strip().lower() not in _NOT_AVAILABLE:
+                    found.add(capability)
+        return found
+
+    def __repr__(self) -> str:
+        return (
+            f"SikkaProvider(office_id={self.credentials.office_id!r}, practice_id={self.practice_id!r}, "
+            f"timezone={self.timezone.key!r})"
+        )
+
+
+def _elapsed_ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
