@@ -10,13 +10,17 @@ from pms_connect import _windows
 from pms_connect.errors import InvalidArgumentError, NotFoundError
 from pms_connect.models import (
     Appointment,
+    BookingRequest,
     InsuranceCarrier,
     InsuranceCoverage,
+    NewPatient,
     Operatory,
     Patient,
+    PaymentRequest,
     Practice,
     Provider,
     Transaction,
+    Writeback,
 )
 from pms_connect.pagination import AsyncPager
 from pms_connect.sikka import _mapping as m
@@ -137,6 +141,31 @@ class Appointments(_Resource):
             raise NotFoundError("no such appointment", request="GET /appointments", status_code=204)
         return found
 
+    async def book(self, request: BookingRequest) -> Writeback:
+        """Book an appointment: validated, the slot re-checked, sent once. Follow the handle to completion
+        with ``pms.writebacks.wait(handle)``."""
+        return await self.pms.writes.book(request)
+
+    async def reschedule(
+        self,
+        appointment_id: str,
+        *,
+        start: datetime | None = None,
+        duration: timedelta | None = None,
+        provider_id: str | None = None,
+        operatory: str | None = None,
+    ) -> Writeback:
+        return await self.pms.writes.reschedule(
+            appointment_id, start=start, duration=duration, provider_id=provider_id, operatory=operatory
+        )
+
+    async def cancel(self, appointment_id: str, *, reason: str | None = None) -> Writeback:
+        """Set the practice's own "cancelled" status on the appointment."""
+        return await self.pms.writes.change_status(appointment_id, to="cancel", note=reason)
+
+    async def confirm(self, appointment_id: str) -> Writeback:
+        return await self.pms.writes.change_status(appointment_id, to="confirm")
+
 
 class Patients(_Resource):
     def list(self, *, changed_since: date | datetime | None = None) -> AsyncPager[Patient]:
@@ -164,6 +193,9 @@ class Patients(_Resource):
         return self.pms.client.pager(
             "patients", params, w.PatientRow, m.patient, page_size=page_size or self.pms.page_size
         )
+
+    async def create(self, patient: NewPatient) -> Writeback:
+        return await self.pms.writes.create_patient(patient)
 
 
 class Insurance(_Resource):
@@ -195,3 +227,6 @@ class Payments(_Resource):
         return self.pms.client.pager(
             "transactions", params, w.TransactionRow, m.transaction, page_size=self.pms.page_size
         )
+
+    async def post(self, payment: PaymentRequest) -> Writeback:
+        return await self.pms.writes.post_payment(payment)

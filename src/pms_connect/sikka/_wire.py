@@ -137,6 +137,12 @@ class Wire(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
+class RawRow(Wire):
+    """A row kept whole, for the few places that look at fields by name."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
 class Envelope(Wire):
     offset: Int = None
     limit: Int = None

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from types import TracebackType
+from typing import Any, TypeVar, cast
 
 import httpx
 
 from pms_connect import _windows
 from pms_connect._clock import Clock
-from pms_connect.errors import NotFoundError, PmsError
+from pms_connect.errors import NotFoundError, PmsError, UnsupportedOperationError
 from pms_connect.http import RetryPolicy
-from pms_connect.models import Capability, ConnectionCheck, FeatureSet
+from pms_connect.models import Capability, ConnectionCheck, FeatureSet, Operatory, Provider
 from pms_connect.ratelimit import RateLimit, RateLimiter
 from pms_connect.sikka import _wire as w
 from pms_connect.sikka._client import DEFAULT_BASE_URL, MAX_PAGE_SIZE, SikkaClient, parse_rows
@@ -26,8 +28,13 @@ from pms_connect.sikka._resources import (
     Practices,
     Providers,
 )
+from pms_connect.sikka._writebacks import SikkaWritebackSource
+from pms_connect.sikka._writes import SikkaWrites
 from pms_connect.sikka.credentials import SikkaCredentials
 from pms_connect.tokens import TokenStore
+from pms_connect.writeback import PollSchedule, WritebackLedger, WritebackPoller
+
+T = TypeVar("T")
 
 __all__ = ["SikkaProvider"]
 
@@ -91,6 +98,8 @@ class SikkaProvider:
         clock: Clock | None = None,
         page_size: int = MAX_PAGE_SIZE,
         reference_ttl: timedelta = timedelta(minutes=15),
+        writeback_ledger: WritebackLedger | None = None,
+        poll_schedule: PollSchedule | None = None,
     ) -> None:
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
@@ -112,6 +121,7 @@ class SikkaProvider:
         self.page_size = page_size
         self.reference_ttl = reference_ttl
         self._practice_info: tuple[float, PracticeInfo] | None = None
+        self._reference: dict[str, tuple[float, Any]] = {}
         self.practices = Practices(self)
         self.providers = Providers(self)
         self.operatories = Operatories(self)
@@ -119,6 +129,11 @@ class SikkaProvider:
         self.patients = Patients(self)
         self.insurance = Insurance(self)
         self.payments = Payments(self)
+        self.writeback_source = SikkaWritebackSource(self)
+        self.writebacks = WritebackPoller(
+            self.writeback_source, clock=self.clock, ledger=writeback_ledger, schedule=poll_schedule
+        )
+        self.writes = SikkaWrites(self)
 
     @property
     def practice_id(self) -> str:
@@ -134,6 +149,7 @@ class SikkaProvider:
     # -- lifecycle ----------------------------------------------------------------------------------------
 
     async def aclose(self) -> None:
+        await self.writebacks.aclose()
         await self.client.aclose()
 
     async def __aenter__(self) -> SikkaProvider:
@@ -184,6 +200,74 @@ class SikkaProvider:
         )
         self._practice_info = (self.clock.monotonic(), info)
         return info
+
+    async def _cached(self, name: str, load: Callable[[], Awaitable[T]]) -> T:
+        """Reference data (providers, operatories, statuses, features) cached for ``reference_ttl``."""
+        entry = self._reference.get(name)
+        if entry is not None and self.clock.monotonic() - entry[0] < self.reference_ttl.total_seconds():
+            return cast(T, entry[1])
+        value = await load()
+        self._reference[name] = (self.clock.monotonic(), value)
+        return value
+
+    def clear_cache(self) -> None:
+        """Forget cached reference data (after the practice changes providers, operatories or schedules)."""
+        self._reference.clear()
+        self._practice_info = None
+
+    async def known_providers(self) -> list[Provider]:
+        return await self._cached("providers", self.providers.list().all)
+
+    async def known_operatories(self) -> list[Operatory]:
+        return await self._cached("operatories", self.operatories.list().all)
+
+    async def features(self) -> FeatureSet:
+        """:meth:`get_features`, cached."""
+        return await self._cached("features", self.get_features)
+
+    async def payment_types(self) -> dict[str, str]:
+        """The practice's payment type codes and their descriptions."""
+
+        async def load() -> dict[str, str]:
+            params = {"practice_id": self.practice_id}
+            pager = self.client.pager("payment_types", params, w.RawRow, lambda r: r.model_dump(), page_size=500)
+            return {
+                str(r.get("code")): str(r.get("description") or "") for r in await pager.all() if r.get("code")
+            }
+
+        return await self._cached("payment_types", load)
+
+    async def appointment_status_values(self) -> list[str]:
+        """The practice's legal appointment statuses (``practice_variables``, else ``appointment_statuses``)."""
+
+        async def load() -> list[str]:
+            params = {"practice_id": self.practice_id, "service_name": "Appointment Status"}
+            pager = self.client.pager(
+                "practice_variables", params, w.RawRow, lambda r: r.model_dump(), page_size=500
+            )
+            values = [str(r.get("value")) for r in await pager.all() if r.get("value")]
+            if not values:
+                pager = self.client.pager(
+                    "appointment_statuses", {"practice_id": self.practice_id}, w.RawRow, lambda r: r.model_dump()
+                )
+                values = [str(r.get("status")) for r in await pager.all() if r.get("status")]
+            return values
+
+        return await self._cached("appointment_statuses", load)
+
+    async def status_value(self, meaning: str) -> str:
+        """The practice's own status for ``meaning`` ("cancel" or "confirm")."""
+        values = await self.appointment_status_values()
+        lowered = [(v, v.lower()) for v in values]
+        if meaning == "cancel":
+            picks = [v for v, low in lowered if "cancel" in low] or [v for v, low in lowered if "broke" in low]
+        elif meaning == "confirm":
+            picks = [v for v, low in lowered if "confirm" in low and "unconfirm" not in low]
+        else:
+            raise ValueError(f"unknown status meaning {meaning!r}")
+        if not picks:
+            raise UnsupportedOperationError(f"the practice defines no appointment status meaning {meaning!r}")
+        return picks[0]
 
     async def test_connection(self) -> ConnectionCheck:
         """Authenticate, then read the practice; never raises. ``latency_ms`` is the whole check's time."""

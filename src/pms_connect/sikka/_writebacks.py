@@ -1,0 +1,180 @@
+"""Sikka's side of writeback tracking: handle ids from write answers, and the status source for the poller.
+
+* ``GET /writebacks?startdate&enddate`` (App-Id/App-Key, at most 7 days a request) lists every writeback of
+  the app: one request reports on many handles. A row whose ``result`` is no longer ``pending`` is then read
+  in detail with ``GET /writeback_status?id=N`` (created id, error flag, reason).
+* ``DELETE /writebacks?id=N`` withdraws a pending one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlparse
+
+from pms_connect.errors import PmsStatusError
+from pms_connect.models import Writeback, WritebackResult, WritebackState
+from pms_connect.ratelimit import Priority
+from pms_connect.sikka import _wire as w
+from pms_connect.sikka._client import parse_rows
+
+if TYPE_CHECKING:
+    from pms_connect.sikka.provider import SikkaProvider
+
+__all__ = ["SikkaWritebackSource", "parse_writeback_id", "row_to_result"]
+
+_ID_IN_TEXT = re.compile(r"\bId\s*:\s*(\d+)", re.IGNORECASE)
+MAX_WINDOW = timedelta(days=7)
+
+
+def parse_writeback_id(answer: w.WriteAnswer) -> str:
+    """The tracking id Sikka hides in ``long_message`` (``"Id:275495"``) or ``more_information`` (a URL)."""
+    match = _ID_IN_TEXT.search(answer.long_message or "")
+    if match:
+        return match.group(1)
+    if answer.more_information:
+        ids = parse_qs(urlparse(answer.more_information).query).get("id")
+        if ids and ids[0].strip().isdigit():
+            return ids[0].strip()
+    raise PmsStatusError("Sikka accepted the write but its answer holds no writeback id", code=answer.error_code)
+
+
+def row_to_result(row: w.WritebackStatusRow, zone: Any) -> WritebackResult:
+    """Sikka's failure shape is not documented exactly: completed with an error flag, or a completed status
+    other than Success, is a failure with ``result`` as the reason."""
+    completed = bool(row.is_completed) or (row.status or "").lower() in {"success", "failed", "failure", "error"}
+    completed_at = row.completed_time.replace(tzinfo=zone) if row.completed_time else None
+    if not completed:
+        return WritebackResult(writeback_id=row.id, status=WritebackState.PENDING)
+    failed = bool(row.has_error) or (row.status or "").lower() != "success"
+    if failed:
+        return WritebackResult(
+            writeback_id=row.id,
+            status=WritebackState.FAILED,
+            message=row.result or "the PMS refused the write",
+            completed_at=completed_at,
+        )
+    return WritebackResult(
+        writeback_id=row.id,
+        status=WritebackState.WRITTEN,
+        created_id=row.created_id or row.appointment_sr_no,
+        message=row.result,
+        completed_at=completed_at,
+    )
+
+
+def _windows(days: Sequence[date]) -> list[tuple[date, date]]:
+    """Cover the given days with as few windows of at most seven days as possible."""
+    spans: list[tuple[date, date]] = []
+    for day in sorted(set(days)):
+        if spans and day - spans[-1][0] < MAX_WINDOW - timedelta(days=1):
+            spans[-1] = (spans[-1][0], day)
+        else:
+            spans.append((day, day))
+    return spans
+
+
+class SikkaWritebackSource:
+    """Reports on this provider's writebacks, in the background lane of the rate limiter."""
+
+    def __init__(self, pms: SikkaProvider) -> None:
+        self._pms = pms
+
+    async def poll(self, handles: Sequence[Writeback]) -> dict[str, WritebackResult]:
+        wanted = {h.id: h for h in handles}
+        if not wanted:
+            return {}
+        zone = self._pms.timezone
+        days = [h.submitted_at.astimezone(zone).date() for h in handles]
+        changed: list[Writeback] = []
+        results: dict[str, WritebackResult] = {}
+        for start, end in _windows(days):
+            end = end + timedelta(days=1)  # a write logged late in the practice's evening may be dated tomorrow
+            for row in await self._list(start, end):
+                handle = wanted.get(row.id)
+                if handle is None:
+                    continue
+                if (row.result or "pending").strip().lower() == "pending":
+                    results[row.id] = WritebackResult(writeback_id=row.id, status=WritebackState.PENDING)
+                else:
+                    changed.append(handle)
+        for handle in changed:
+            results[handle.id] = await self.check(handle)
+        return results
+
+    async def _list(self, start: date, end: date) -> list[w.WritebackListRow]:
+        return parse_rows(await self._list_raw(start, end), w.WritebackListRow, "GET /writebacks")
+
+    async def check(self, handle: Writeback) -> WritebackResult:
+        response = await self._pms.client.practice_call(
+            "GET", "writeback_status", params={"id": handle.id}, priority=Priority.BACKGROUND
+        )
+        if response.status_code == 204 or not response.content:
+            return WritebackResult(writeback_id=handle.id, status=WritebackState.PENDING)
+        data = response.json()
+        if isinstance(data, list):  # the docs wrap the envelope in a one-element array; live answers may not
+            data = data[0] if data else {}
+        envelope = w.Envelope.model_validate(data)
+        rows = [r for r in parse_rows(envelope.items, w.WritebackStatusRow, "GET /writeback_status")]
+        row = next((r for r in rows if r.id == handle.id), rows[0] if rows else None)
+        if row is None:
+            return WritebackResult(writeback_id=handle.id, status=WritebackState.PENDING)
+        return row_to_result(row, self._pms.timezone)
+
+    async def withdraw(self, handle: Writeback) -> bool:
+        try:
+            await self._pms.client.app_call(
+                "DELETE", "writebacks", params={"id": handle.id}, idempotent=True, priority=Priority.BACKGROUND
+            )
+        except PmsStatusError as exc:
+            if exc.status_code is not None and 400 <= exc.status_code < 500:
+                return False  # no longer pending: it completed (or never existed)
+            raise
+        return True
+
+    async def find_logged(
+        self, *, method: str, api_name: str, since: datetime, matches: dict[str, str]
+    ) -> str | None:
+        """The id of a writeback logged since ``since`` whose request body carries ``matches``: used to
+        reconcile after an ambiguous failure of a write."""
+        zone = self._pms.timezone
+        end = self._pms.today() + timedelta(days=1)
+        start = max(since.astimezone(zone).date() - timedelta(days=1), end - MAX_WINDOW + timedelta(days=1))
+        rows = await self._list_raw(start, end)
+        for row in rows:
+            if (row.get("method") or "").upper() != method.upper():
+                continue
+            if api_name.lower() not in (row.get("api_name") or "").lower():
+                continue
+            body = _request_fields(row.get("api_request_body") or "")
+            if all(body.get(key) == value for key, value in matches.items()):
+                return str(row.get("id"))
+        return None
+
+    async def _list_raw(self, start: date, end: date) -> list[dict[str, Any]]:
+        """Every writeback of the app from ``start`` to ``end`` (one window: at most seven days)."""
+        params = {"startdate": start.isoformat(), "enddate": end.isoformat()}
+        pager = self._pms.client.pager(
+            "writebacks",
+            params,
+            w.RawRow,
+            lambda row: row.model_dump(),
+            app_level=True,
+            priority=Priority.BACKGROUND,
+        )
+        return await pager.all()
+
+
+def _request_fields(body: str) -> dict[str, str]:
+    """``api_request_body`` is form-encoded in Sikka's docs (``a=1&b=2``); accept JSON too."""
+    text = body.strip()
+    if text.startswith("{"):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return {}
+        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+    return {k: v[0] for k, v in parse_qs(text, keep_blank_values=True).items()}
