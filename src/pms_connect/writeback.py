@@ -157,6 +157,7 @@ class _Entry:
     deadline: datetime | None
     waiters: list[asyncio.Future[WritebackResult]] = field(default_factory=list)
     callbacks: list[WritebackCallback] = field(default_factory=list)
+    settling: bool = False
 
 
 class WritebackPoller:
@@ -193,23 +194,23 @@ class WritebackPoller:
         deadline: datetime | None = None,
     ) -> None:
         """Start following ``handle`` (idempotent). ``deadline`` (or the handle's own) ends it as timed out."""
-        if handle.id in self._finished:
+        if handle.id not in self._entries and handle.id not in self._finished:
+            # Record before polling can start, so that a quick settle is never overwritten by this record.
+            await self._ledger.record(handle)
+        finished = self._finished.get(handle.id)
+        if finished is not None:
             if callback is not None:
-                await _call(callback, self._finished[handle.id])
+                await _call(callback, finished)
             return
         entry = self._entries.get(handle.id)
         if entry is None:
-            now = self._clock.now()
             entry = _Entry(
                 handle=handle,
-                due=handle.submitted_at + self.schedule.min_interval,
+                due=max(handle.submitted_at + self.schedule.min_interval, self._clock.now()),
                 result=WritebackResult(writeback_id=handle.id, status=WritebackState.PENDING),
                 deadline=handle.deadline,
             )
-            if entry.due < now:
-                entry.due = now
             self._entries[handle.id] = entry
-            await self._ledger.record(handle)
         if callback is not None:
             entry.callbacks.append(callback)
         if deadline is not None:
@@ -310,9 +311,10 @@ class WritebackPoller:
         while self._entries:
             self._wake.clear()
             now = self._clock.now()
-            for entry in [e for e in self._entries.values() if e.deadline is not None and e.deadline <= now]:
+            live = [e for e in self._entries.values() if not e.settling]
+            for entry in [e for e in live if e.deadline is not None and e.deadline <= now]:
                 await self._expire(entry)
-            due = [e for e in self._entries.values() if e.due <= now]
+            due = [e for e in live if e.due <= now and not e.settling]
             if due:
                 await self._round(due)
                 continue
@@ -405,20 +407,23 @@ class WritebackPoller:
         await self._settle(entry, result)
 
     async def _settle(self, entry: _Entry, result: WritebackResult) -> None:
-        if entry.handle.id not in self._entries:
+        if entry.settling or self._entries.get(entry.handle.id) is not entry:
             return
-        del self._entries[entry.handle.id]
-        self._finished[entry.handle.id] = result
+        entry.settling = True  # stays visible in _entries, so new waiters join this entry meanwhile
         await self._ledger.settle(result)
         logger.debug("writeback %s ended %s", entry.handle.id, result.status.value)
+        # Callbacks before waiters, so that a caller returning from wait() sees their effects.
+        if self._default_callback is not None:
+            await _call(self._default_callback, result)
+        called = 0
+        while called < len(entry.callbacks):  # callbacks added while these run are called too
+            await _call(entry.callbacks[called], result)
+            called += 1
+        del self._entries[entry.handle.id]
+        self._finished[entry.handle.id] = result
         for waiter in entry.waiters:
             if not waiter.done():
                 waiter.set_result(result)
-        callbacks = list(entry.callbacks)
-        if self._default_callback is not None:
-            callbacks.append(self._default_callback)
-        for callback in callbacks:
-            await _call(callback, result)
 
 
 async def _call(callback: WritebackCallback, result: WritebackResult) -> None:

@@ -225,7 +225,8 @@ async def test_sqlite_ledger_lets_a_restarted_worker_resume(clock: FakeClock, tm
     assert len(done) == 3
     assert await ledger.pending() == []
     stored = await ledger.result("r1")
-    assert stored is not None and stored.created_id == "N1"
+    assert stored is not None
+    assert stored.created_id == "N1"
 
 
 async def test_in_memory_ledger_records_and_settles(clock: FakeClock, source: ScriptedSource) -> None:
