@@ -1,0 +1,163 @@
+"""The sandbox's shared state: world, keys, rate limit, writeback queue, faults and the request log.
+
+One object that the Starlette app, the in-process transport and the Python face all hold, so that a test can
+flip a fault or inspect the world between two requests and the next request sees it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from pms_connect._clock import Clock
+from pms_connect.testing._sandbox_auth import KeyStore, RateLimiter, RateVerdict, RequestKey
+from pms_connect.testing._sandbox_data import Office, SandboxApp, World
+from pms_connect.testing._sandbox_writebacks import UtilityStatus, WritebackQueue
+
+__all__ = ["Ctx", "RequestRecord", "SandboxFaults", "SandboxState"]
+
+
+@dataclass
+class RequestRecord:
+    """One HTTP request as the sandbox saw it; ``status`` is None when no answer was produced.
+
+    ``fault`` names an injected fault (``"connect_error"``: never reached the app, ``"dropped"``: the app
+    answered but the client never heard, ``"error"``: an injected 5xx, ``"rate_limit_storm"``: an injected 429).
+    """
+
+    method: str
+    path: str
+    params: dict[str, str]
+    at: dt.datetime
+    status: int | None = None
+    fault: str | None = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.status is not None and self.fault not in ("connect_error", "dropped")
+
+
+class SandboxFaults:
+    """Switchable misbehaviour, deterministic from the sandbox seed. Everything is off by default."""
+
+    def __init__(self, seed: int, keys: KeyStore, queue: WritebackQueue, utility: UtilityStatus) -> None:
+        self.latency: dt.timedelta = dt.timedelta(0)
+        self.error_rate: float = 0.0
+        self.drop_rate: float = 0.0
+        self.data_insert_in_progress: bool = False
+        self._keys = keys
+        self._queue = queue
+        self._utility = utility
+        self._storm = 0
+        self._error_rng = random.Random(seed * 7919 + 1)
+        self._drop_rng = random.Random(seed * 7919 + 2)
+
+    @property
+    def utility_online(self) -> bool:
+        """Whether the practice's Sikka utility is running; while offline, writebacks stay pending."""
+        return self._utility.online
+
+    @utility_online.setter
+    def utility_online(self, online: bool) -> None:
+        self._utility.set(online)
+
+    def expire_keys(self) -> None:
+        """Force every request key issued so far to expire now (refresh keys stay valid)."""
+        self._keys.expire_all()
+
+    def rate_limit_storm(self, n: int) -> None:
+        """Answer the next ``n`` requests with 429, whatever the real budget says."""
+        self._storm += n
+
+    def fail_next_writebacks(
+        self, n: int, reason: str = "Writeback failed in the practice management system."
+    ) -> None:
+        """Make the next ``n`` writebacks that complete fail with ``reason`` instead of applying."""
+        self._queue.fail_reasons.extend([reason] * n)
+
+    def reset(self) -> None:
+        self.latency = dt.timedelta(0)
+        self.error_rate = 0.0
+        self.drop_rate = 0.0
+        self.data_insert_in_progress = False
+        self._storm = 0
+        self._queue.fail_reasons.clear()
+        self._utility.set(True)
+
+    # draws used by the app and the transport
+    def take_storm(self) -> bool:
+        if self._storm > 0:
+            self._storm -= 1
+            return True
+        return False
+
+    def draw_error(self) -> int | None:
+        if self.error_rate <= 0:
+            return None
+        if self._error_rng.random() < self.error_rate:
+            return 500 if self._error_rng.random() < 0.5 else 503
+        return None
+
+    def draw_drop(self) -> str | None:
+        """``"before"`` (the request never arrives), ``"after"`` (the answer is lost), or None."""
+        if self.drop_rate <= 0:
+            return None
+        if self._drop_rng.random() < self.drop_rate:
+            return "after" if self._drop_rng.random() < 0.5 else "before"
+        return None
+
+
+@dataclass
+class SandboxState:
+    clock: Clock
+    zone: ZoneInfo
+    world: World
+    keys: KeyStore
+    limiter: RateLimiter
+    queue: WritebackQueue
+    utility: UtilityStatus
+    faults: SandboxFaults
+    pms_name: str
+    base_url: str
+    requests: list[RequestRecord] = field(default_factory=list)
+
+    def today(self) -> dt.date:
+        return self.clock.now().astimezone(self.zone).date()
+
+    def local_now(self) -> dt.datetime:
+        return self.clock.now().astimezone(self.zone).replace(tzinfo=None, microsecond=0)
+
+    def practice_ids(self, office_id: str) -> list[str]:
+        office = self.world.offices.get(office_id)
+        return list(office.practice_ids) if office else []
+
+
+@dataclass
+class Ctx:
+    """What a handler knows about its request after authentication."""
+
+    state: SandboxState
+    method: str
+    params: Mapping[str, str]
+    headers: Mapping[str, str]
+    body: bytes
+    path_params: Mapping[str, str]
+    app: SandboxApp | None = None
+    key: RequestKey | None = None
+    office: Office | None = None
+    response_headers: dict[str, str] = field(default_factory=dict)
+    rate: RateVerdict | None = None
+
+    @property
+    def base(self) -> str:
+        return self.state.base_url
+
+    @property
+    def world(self) -> World:
+        return self.state.world
+
+    def office_practices(self) -> list[str]:
+        return self.state.practice_ids(self.office.office_id) if self.office else []

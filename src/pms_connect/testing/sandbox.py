@@ -1,0 +1,217 @@
+"""``SikkaSandbox``: a faithful, in-process fake of Sikka ONE v4 for tests, demos and benchmarks.
+
+It is strict where Sikka is strict (string-only bodies, page-index offsets, 204 on empty, key expiry, scope,
+rate limits, asynchronous writebacks), so that code which passes against it works against Sikka. Time comes
+from an injectable clock: with a :class:`~pms_connect.testing.FakeClock`, keys expire and writebacks complete
+without anyone waiting.
+
+Example::
+
+    sandbox = SikkaSandbox(seed=7, clock=FakeClock())
+    async with httpx.AsyncClient(transport=sandbox.transport, base_url=sandbox.base_url) as client:
+        ...
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import httpx
+from pydantic import SecretStr
+
+from pms_connect._clock import Clock, SystemClock
+from pms_connect.sikka.credentials import SikkaCredentials
+from pms_connect.testing._sandbox_app import CURRENT_RECORD, build_app
+from pms_connect.testing._sandbox_auth import KeyStore, RateLimiter
+from pms_connect.testing._sandbox_catalog import DEMO_APP, DEMO_OFFICE_ID
+from pms_connect.testing._sandbox_data import World
+from pms_connect.testing._sandbox_seed import build_world
+from pms_connect.testing._sandbox_state import RequestRecord, SandboxFaults, SandboxState
+from pms_connect.testing._sandbox_writebacks import UtilityStatus, WritebackQueue, WritebackRecord
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+    from pms_connect.sikka import SikkaProvider
+
+__all__ = ["RequestRecord", "SandboxFaults", "SandboxTransport", "SikkaSandbox", "WritebackRecord"]
+
+IN_PROCESS_BASE_URL = "http://sikka-sandbox.test/v4"
+
+
+class SandboxTransport(httpx.AsyncBaseTransport):
+    """The app behind an ASGI transport, plus the faults only a network can produce: dropped connections.
+
+    A drop happens either before the request reaches Sikka (``httpx.ConnectError``: nothing was done) or
+    after Sikka processed it (``httpx.RemoteProtocolError``: a write may be queued although the client never
+    heard), half the time each.
+    """
+
+    def __init__(self, state: SandboxState, app: Starlette) -> None:
+        self._state = state
+        self._inner = httpx.ASGITransport(app=app)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        drop = self._state.faults.draw_drop()
+        if drop == "before":
+            self._state.requests.append(
+                RequestRecord(
+                    method=request.method,
+                    path=request.url.path,
+                    params=dict(request.url.params),
+                    at=self._state.clock.now(),
+                    fault="connect_error",
+                )
+            )
+            raise httpx.ConnectError("Sandbox fault: connection refused before sending.", request=request)
+        carried: list[RequestRecord] = []
+        token = CURRENT_RECORD.set(carried)
+        try:
+            response = await self._inner.handle_async_request(request)
+        finally:
+            CURRENT_RECORD.reset(token)
+        if drop == "after":
+            await response.aread()
+            for record in carried:
+                record.fault = "dropped"
+            raise httpx.RemoteProtocolError(
+                "Sandbox fault: server disconnected without a response.", request=request
+            )
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class SikkaSandbox:
+    """A fake Sikka tenant: one office with two practices, seeded deterministically from ``seed``.
+
+    Args:
+        seed: drives every generated record and every fault draw.
+        clock: time source; pass a ``FakeClock`` in tests. Defaults to the system clock.
+        writeback_delay: how long after submission a writeback completes (while the utility is online).
+        key_lifetime: how long a request key lives.
+        rate_limit: requests per 60-second window, per app and office.
+        pms_name: the practice's PMS, which decides the supported writebacks and native open slots.
+        timezone: the practices' IANA time zone; "today" for the seed is taken in this zone.
+    """
+
+    def __init__(
+        self,
+        seed: int = 7,
+        *,
+        clock: Clock | None = None,
+        writeback_delay: dt.timedelta = dt.timedelta(seconds=90),
+        key_lifetime: dt.timedelta = dt.timedelta(hours=24),
+        rate_limit: int = 250,
+        pms_name: str = "Dentrix",
+        timezone: str = "America/Chicago",
+    ) -> None:
+        if writeback_delay < dt.timedelta(0):
+            raise ValueError("writeback_delay must not be negative")
+        if key_lifetime <= dt.timedelta(0):
+            raise ValueError("key_lifetime must be positive")
+        if rate_limit < 1:
+            raise ValueError("rate_limit must be at least 1")
+        self.seed = seed
+        self.clock: Clock = clock or SystemClock()
+        self.timezone = timezone
+        zone = ZoneInfo(timezone)
+        today = self.clock.now().astimezone(zone).date()
+        world = build_world(seed, today, pms_name)
+        utility = UtilityStatus(self.clock)
+        keys = KeyStore(self.clock, key_lifetime, random.Random(seed * 104729 + 17))
+        queue = WritebackQueue(world, self.clock, writeback_delay, zone, utility)
+        self._state = SandboxState(
+            clock=self.clock,
+            zone=zone,
+            world=world,
+            keys=keys,
+            limiter=RateLimiter(self.clock, rate_limit),
+            queue=queue,
+            utility=utility,
+            faults=SandboxFaults(seed, keys, queue, utility),
+            pms_name=pms_name,
+            base_url=IN_PROCESS_BASE_URL,
+        )
+        self.app: Starlette = build_app(self._state)
+        self.transport = SandboxTransport(self._state, self.app)
+
+    # ------------------------------------------------------------------------------------------ properties
+    @property
+    def base_url(self) -> str:
+        """``http://sikka-sandbox.test/v4`` in process; ``http://host:port/v4`` once :meth:`serve` runs."""
+        return self._state.base_url
+
+    @property
+    def credentials(self) -> SikkaCredentials:
+        """The demo app's credentials for practice "1" (fixed demo values; the keys are secrets all the same)."""
+        office = self.world.offices[DEMO_OFFICE_ID]
+        return SikkaCredentials(
+            app_id=DEMO_APP.app_id,
+            app_key=SecretStr(DEMO_APP.app_key),
+            office_id=office.office_id,
+            secret_key=SecretStr(office.secret_key),
+            practice_id="1",
+        )
+
+    @property
+    def world(self) -> World:
+        return self._state.world
+
+    @property
+    def faults(self) -> SandboxFaults:
+        return self._state.faults
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """Every request the sandbox saw, in order (clear it with ``sandbox.requests.clear()``)."""
+        return self._state.requests
+
+    @property
+    def writebacks(self) -> list[WritebackRecord]:
+        """Every writeback submitted so far (including deleted ones, flagged ``deleted``)."""
+        return list(self._state.queue.records.values())
+
+    @property
+    def pms_name(self) -> str:
+        return self._state.pms_name
+
+    @property
+    def today(self) -> dt.date:
+        """Today in the practice's zone, by the sandbox clock."""
+        return self._state.today()
+
+    # ------------------------------------------------------------------------------------------- actions
+    async def run_writebacks(self) -> list[WritebackRecord]:
+        """Complete every writeback that is due by now (requests do this lazily too); returns those completed."""
+        return self._state.queue.process()
+
+    def provider(self, **kw: Any) -> SikkaProvider:
+        """A :class:`~pms_connect.sikka.SikkaProvider` wired to this sandbox (its transport, clock and zone)."""
+        from pms_connect.sikka import SikkaProvider
+
+        return SikkaProvider(
+            self.credentials,
+            timezone=self.timezone,
+            base_url=self.base_url,
+            transport=self.transport,
+            clock=self.clock,
+            **kw,
+        )
+
+    def serve(self, host: str = "127.0.0.1", port: int = 8765) -> None:
+        """Serve the same app over HTTP with uvicorn (blocking); ``base_url`` becomes ``http://host:port/v4``.
+
+        Dropped connections are an in-process fault only; every other fault applies to served requests too.
+        """
+        import uvicorn
+
+        self._state.base_url = f"http://{host}:{port}/v4"
+        try:
+            uvicorn.run(self.app, host=host, port=port, log_level="info")
+        finally:
+            self._state.base_url = IN_PROCESS_BASE_URL
