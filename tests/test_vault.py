@@ -531,13 +531,6 @@ def test_the_credentials_guide_python_blocks_run(tmp_path: Path, monkeypatch: py
     blocks = re.findall(r"```python\n(.*?)```", guide.read_text(encoding="utf-8"), flags=re.DOTALL)
     assert len(blocks) >= 3
     monkeypatch.chdir(tmp_path)
-    # The guide imports the public names; until the package re-exports them, put them where it looks.
-    import pms_connect
-    import pms_connect.tokens
-    from pms_connect._token_sqlite import SqliteTokenStore
-
-    monkeypatch.setattr(pms_connect, "CredentialVault", CredentialVault, raising=False)
-    monkeypatch.setattr(pms_connect.tokens, "SqliteTokenStore", SqliteTokenStore, raising=False)
     monkeypatch.setenv("PMS_CONNECT_VAULT_KEYS", f"k2:{CredentialVault.generate_key()},k1:{b64(KEY1)}")
     namespace: dict[str, object] = {"__name__": "credentials_guide"}
     for block in blocks:

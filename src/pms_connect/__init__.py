@@ -48,7 +48,8 @@ from pms_connect.models import (
 from pms_connect.pagination import AsyncPager, Page
 from pms_connect.protocol import PmsProvider
 from pms_connect.ratelimit import Priority, RateLimit, RateLimiter
-from pms_connect.tokens import InMemoryTokenStore, Token, TokenManager, TokenStore
+from pms_connect.tokens import InMemoryTokenStore, SqliteTokenStore, Token, TokenManager, TokenStore
+from pms_connect.vault import CredentialVault
 
 __version__ = "0.1.0.dev0"
 
@@ -62,6 +63,7 @@ __all__ = [
     "Capability",
     "ConflictError",
     "ConnectionCheck",
+    "CredentialVault",
     "FeatureSet",
     "InMemoryTokenStore",
     "InsuranceCarrier",
@@ -92,6 +94,7 @@ __all__ = [
     "RateLimiter",
     "ServerError",
     "SlotUnavailableError",
+    "SqliteTokenStore",
     "TimeSlot",
     "Token",
     "TokenManager",

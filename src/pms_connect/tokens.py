@@ -203,3 +203,9 @@ class TokenManager:
 
     def __repr__(self) -> str:
         return f"TokenManager(key={self._key!r}, store={self._store!r})"
+
+
+# The SQLite store lives in its own module (it needs the vault); it is part of this module's surface.
+from pms_connect._token_sqlite import SqliteTokenStore, TokenLockTimeoutError, TokenStoreError  # noqa: E402
+
+__all__ += ["SqliteTokenStore", "TokenLockTimeoutError", "TokenStoreError"]
