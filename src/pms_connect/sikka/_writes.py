@@ -33,6 +33,7 @@ from pms_connect.models import (
     NewPatient,
     Operatory,
     PaymentRequest,
+    ProviderKind,
     Writeback,
     WritebackKind,
     WritebackResult,
@@ -100,6 +101,14 @@ class SikkaWrites:
         if not provider.active:
             raise InvalidArgumentError("the provider is inactive")
 
+    async def _default_provider(self) -> str:
+        """Sikka requires a provider on a new patient: without one, the practice's first active dentist."""
+        providers = [p for p in await self._pms.known_providers() if p.active]
+        dentists = [p for p in providers if p.kind is ProviderKind.DENTIST]
+        if not (dentists or providers):
+            raise InvalidArgumentError("the practice has no active provider; pass provider_id")
+        return (dentists or providers)[0].id
+
     async def _operatories(self) -> dict[str, Operatory]:
         return {o.id: o for o in await self._pms.known_operatories()}
 
@@ -130,12 +139,14 @@ class SikkaWrites:
         if operatory is not None and operatory not in operatories:
             raise InvalidArgumentError("unknown operatory")
         busy = await self._busy(provider_id, start, end, ignore=ignore)
+        # A reschedule may overlap its own old time and its own pending hold.
+        holds = [h for h in self._holds.values() if ignore is None or h.appointment_id != ignore]
         if any(a.provider_id == provider_id for a in busy) or any(
-            h.clashes(provider_id, None, start, end) and h.appointment_id != ignore for h in self._holds.values()
+            h.clashes(provider_id, None, start, end) for h in holds
         ):
             raise SlotUnavailableError("the provider is no longer free at that time")
         taken = {a.operatory for a in busy if a.operatory} | {
-            h.operatory for h in self._holds.values() if h.operatory and h.start < end and start < h.end
+            h.operatory for h in holds if h.operatory and h.start < end and start < h.end
         }
         if operatory is not None:
             if operatory in taken:
@@ -255,16 +266,16 @@ class SikkaWrites:
         if patient.birthdate is not None and patient.birthdate > self._pms.today():
             raise InvalidArgumentError("birthdate is in the future")
         await self._require(Capability.CREATE_PATIENT)
-        if patient.provider_id is not None:
-            await self._require_provider(patient.provider_id)
+        provider_id = patient.provider_id or await self._default_provider()
+        await self._require_provider(provider_id)
         body = {
             "firstname": patient.first_name.strip(),
             "lastname": patient.last_name.strip(),
+            "provider_id": provider_id,
             "practice_id": self._pms.practice_id,
         }
         optional = {
             "birthdate": patient.birthdate.strftime("%Y-%m-%d") if patient.birthdate else None,
-            "provider_id": patient.provider_id,
             "cell": patient.cell_phone,
             "email": patient.email,
         }

@@ -1,0 +1,310 @@
+"""Writes against the sandbox: validation before sending, slot re-checks, outcomes, no double booking."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+import pytest
+
+from pms_connect import (
+    BookingRequest,
+    InvalidArgumentError,
+    NewPatient,
+    PaymentRequest,
+    PmsError,
+    RateLimit,
+    SlotUnavailableError,
+    UnsupportedOperationError,
+    WritebackState,
+)
+from pms_connect.ratelimit import RateLimiter
+from pms_connect.sikka import SikkaProvider
+from pms_connect.testing import FakeClock, SikkaSandbox
+from pms_connect.writeback import PollSchedule
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def sandbox(clock: FakeClock) -> SikkaSandbox:
+    return SikkaSandbox(seed=11, clock=clock)
+
+
+def next_weekday(start: date, days_ahead: int) -> date:
+    day = start + timedelta(days=days_ahead)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return day
+
+
+def at(pms: SikkaProvider, day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime.combine(day, time(hour, minute), tzinfo=pms.timezone)
+
+
+def writes_sent(sandbox: SikkaSandbox) -> list[str]:
+    return [
+        f"{r.method} {r.path}"
+        for r in sandbox.requests
+        if r.method in {"POST", "PUT", "PATCH"} and r.path != "/v4/request_key"
+    ]
+
+
+def booking(pms: SikkaProvider, patient_id: str, start: datetime, **kw: object) -> BookingRequest:
+    values: dict[str, object] = {
+        "patient_id": patient_id,
+        "provider_id": "DMD1",
+        "start": start,
+        "duration": timedelta(minutes=30),
+        "reason": "Cleaning",
+    }
+    values.update(kw)
+    return BookingRequest.model_validate(values)
+
+
+async def a_patient(pms: SikkaProvider) -> str:
+    page = await pms.patients.list()
+    return page.items[0].id
+
+
+async def test_a_booking_is_followed_until_it_is_in_the_pms(sandbox: SikkaSandbox) -> None:
+    async with sandbox.provider() as pms:
+        patient_id = await a_patient(pms)
+        start = at(pms, next_weekday(pms.today(), 3), 6, 0)
+        handle = await pms.appointments.book(booking(pms, patient_id, start, operatory="OP2"))
+        assert handle.deadline == start
+        result = await pms.writebacks.wait(handle, timeout=600)
+        assert result.status is WritebackState.WRITTEN
+        assert result.created_id is not None
+        booked = await pms.appointments.get(result.created_id)
+        assert (booked.patient_id, booked.provider_id, booked.operatory) == (patient_id, "DMD1", "OP2")
+        assert booked.start == start
+        assert booked.duration == timedelta(minutes=30)
+    assert writes_sent(sandbox) == ["POST /v4/appointment"]
+
+
+async def test_invalid_bookings_raise_before_any_write(sandbox: SikkaSandbox, clock: FakeClock) -> None:
+    async with sandbox.provider() as pms:
+        patient_id = await a_patient(pms)
+        past = clock.now() - timedelta(hours=1)
+        with pytest.raises(InvalidArgumentError, match="future"):
+            await pms.appointments.book(booking(pms, patient_id, past))
+        future = at(pms, next_weekday(pms.today(), 2), 6)
+        with pytest.raises(InvalidArgumentError, match="provider"):
+            await pms.appointments.book(booking(pms, patient_id, future, provider_id="NOPE"))
+        with pytest.raises(InvalidArgumentError, match="patient"):
+            await pms.appointments.book(booking(pms, "no-such-patient", future))
+        with pytest.raises(InvalidArgumentError, match="operatory"):
+            await pms.appointments.book(booking(pms, patient_id, future, operatory="OP99"))
+    with pytest.raises(ValueError, match="aware"):
+        BookingRequest(patient_id="1", provider_id="DMD1", start=datetime(2030, 1, 1, 9), duration=timedelta(30))
+    with pytest.raises(ValueError, match="positive"):
+        BookingRequest(patient_id="1", provider_id="DMD1", start=future, duration=timedelta(minutes=-30))
+    assert writes_sent(sandbox) == []
+
+
+async def test_a_taken_slot_raises_slot_unavailable(sandbox: SikkaSandbox) -> None:
+    async with sandbox.provider() as pms:
+        patient_id = await a_patient(pms)
+        day = next_weekday(pms.today(), 1)
+        existing = next(
+            a for a in await pms.appointments.list(start=day, end=day, provider_id="DMD1").all() if not a.cancelled
+        )
+        with pytest.raises(SlotUnavailableError):
+            await pms.appointments.book(booking(pms, patient_id, existing.start + timedelta(minutes=10)))
+    assert writes_sent(sandbox) == []
+
+
+async def test_a_slot_taken_between_search_and_booking_is_refused(sandbox: SikkaSandbox) -> None:
+    """Another worker books the slot after we saw it free: the re-check catches it, nothing is sent."""
+    async with sandbox.provider() as ours, sandbox.provider() as theirs:
+        patient_id = await a_patient(ours)
+        start = at(ours, next_weekday(ours.today(), 4), 6, 30)
+        free = await ours.appointments.list(start=start, end=start + timedelta(minutes=30)).all()
+        assert [a for a in free if a.provider_id == "DMD1" and not a.cancelled] == []
+        theirs_handle = await theirs.appointments.book(booking(theirs, patient_id, start, operatory="OP1"))
+        assert (await theirs.writebacks.wait(theirs_handle)).status is WritebackState.WRITTEN
+        with pytest.raises(SlotUnavailableError):
+            await ours.appointments.book(booking(ours, patient_id, start, operatory="OP1"))
+    assert writes_sent(sandbox) == ["POST /v4/appointment"]
+
+
+async def test_our_own_pending_booking_holds_its_slot(sandbox: SikkaSandbox) -> None:
+    async with sandbox.provider() as pms:
+        patient_id = await a_patient(pms)
+        start = at(pms, next_weekday(pms.today(), 5), 6, 0)
+        first = await pms.appointments.book(booking(pms, patient_id, start))
+        with pytest.raises(SlotUnavailableError):
+            await pms.appointments.book(booking(pms, patient_id, start + timedelta(minutes=15)))
+        # Concurrent attempts at one slot: exactly one is sent.
+        later = start + timedelta(hours=2)
+        outcomes = await asyncio.gather(
+            *(pms.appointments.book(booking(pms, patient_id, later)) for _ in range(5)), return_exceptions=True
+        )
+        assert sum(not isinstance(o, BaseException) for o in outcomes) == 1
+        assert all(isinstance(o, SlotUnavailableError) for o in outcomes if isinstance(o, BaseException))
+        assert (await pms.writebacks.wait(first)).status is WritebackState.WRITTEN
+    assert writes_sent(sandbox).count("POST /v4/appointment") == 2
+
+
+async def test_a_double_booking_from_elsewhere_fails_with_the_pms_reason(sandbox: SikkaSandbox) -> None:
+    """Two workers that do not share holds both get accepted; the practice applies one, refuses the other."""
+    async with sandbox.provider() as first, sandbox.provider() as second:
+        patient_id = await a_patient(first)
+        start = at(first, next_weekday(first.today(), 6), 6, 0)
+        a = await first.appointments.book(booking(first, patient_id, start, operatory="OP3"))
+        b = await second.appointments.book(booking(second, patient_id, start, operatory="OP3", provider_id="DMD2"))
+        results = [await first.writebacks.wait(a), await second.writebacks.wait(b)]
+    assert sorted(r.status.value for r in results) == ["failed", "written"]
+    failed = next(r for r in results if r.status is WritebackState.FAILED)
+    assert "double" in (failed.message or "").lower()
+
+
+async def test_reschedule_confirm_cancel_use_the_practices_own_statuses(sandbox: SikkaSandbox) -> None:
+    async with sandbox.provider() as pms:
+        patient_id = await a_patient(pms)
+        start = at(pms, next_weekday(pms.today(), 7), 6, 0)
+        created = await pms.writebacks.wait(await pms.appointments.book(booking(pms, patient_id, start)))
+        assert created.created_id is not None
+        moved = await pms.appointments.reschedule(created.created_id, start=start + timedelta(days=1))
+        assert (await pms.writebacks.wait(moved)).status is WritebackState.WRITTEN
+        assert (await pms.appointments.get(created.created_id)).start == start + timedelta(days=1)
+        confirmed = await pms.appointments.confirm(created.created_id)
+        assert (await pms.writebacks.wait(confirmed)).status is WritebackState.WRITTEN
+        assert (await pms.appointments.get(created.created_id)).confirmed
+        cancelled = await pms.appointments.cancel(created.created_id, reason="feeling unwell")
+        assert (await pms.writebacks.wait(cancelled)).status is WritebackState.WRITTEN
+        final = await pms.appointments.get(created.created_id)
+        assert final.cancelled
+        assert final.status in await pms.appointment_status_values()
+
+
+async def test_reschedule_refuses_a_taken_slot(sandbox: SikkaSandbox) -> None:
+    async with sandbox.provider() as pms:
+        day = next_weekday(pms.today(), 1)
+        booked = [
+            a for a in await pms.appointments.list(start=day, end=day, provider_id="DMD1").all() if not a.cancelled
+        ]
+        with pytest.raises(SlotUnavailableError):
+            await pms.appointments.reschedule(booked[0].id, start=booked[1].start)
+    assert writes_sent(sandbox) == []
+
+
+async def test_new_patient_and_payment(sandbox: SikkaSandbox) -> None:
+    async with sandbox.provider() as pms:
+        handle = await pms.patients.create(
+            NewPatient(first_name="Ada", last_name="Quill", birthdate=date(1990, 4, 2), cell_phone="555-010-7788")
+        )
+        created = await pms.writebacks.wait(handle)
+        assert created.status is WritebackState.WRITTEN
+        assert created.created_id is not None
+        patient = await pms.patients.get(created.created_id)
+        assert (patient.first_name, patient.last_name) == ("Ada", "Quill")
+        code = next(iter(await pms.payment_types()))
+        paid = await pms.payments.post(
+            PaymentRequest(patient_id=patient.id, amount=Decimal("25.00"), payment_type=code)
+        )
+        assert (await pms.writebacks.wait(paid)).status is WritebackState.WRITTEN
+        today = pms.today()
+        payments = await pms.payments.list(start=today, end=today, patient_id=patient.id).all()
+        assert [t.amount for t in payments] == [Decimal("25.00")]
+        with pytest.raises(InvalidArgumentError, match="zero"):
+            await pms.payments.post(PaymentRequest(patient_id=patient.id, amount=Decimal(0), payment_type=code))
+        with pytest.raises(InvalidArgumentError, match="payment_type"):
+            await pms.payments.post(PaymentRequest(patient_id=patient.id, amount=Decimal(5), payment_type="zz"))
+    with pytest.raises(ValueError, match="non-negative"):
+        PaymentRequest(patient_id="1", amount=Decimal("-1"), payment_type="1")
+
+
+async def test_writes_the_pms_does_not_support_raise_before_sending(clock: FakeClock) -> None:
+    sandbox = SikkaSandbox(seed=11, clock=clock, pms_name="Practice-Web")  # no writebacks at all
+    async with sandbox.provider() as pms:
+        features = await pms.get_features()
+        assert not {c.value for c in features.capabilities} & {
+            "book_appointment",
+            "create_patient",
+            "post_payment",
+        }
+        patient_id = await a_patient(pms)
+        start = at(pms, next_weekday(pms.today(), 2), 6)
+        with pytest.raises(UnsupportedOperationError, match="book_appointment"):
+            await pms.appointments.book(booking(pms, patient_id, start))
+        with pytest.raises(UnsupportedOperationError, match="create_patient"):
+            await pms.patients.create(NewPatient(first_name="A", last_name="B"))
+        with pytest.raises(UnsupportedOperationError, match="post_payment"):
+            await pms.payments.post(PaymentRequest(patient_id=patient_id, amount=Decimal(5), payment_type="1"))
+    assert writes_sent(sandbox) == []
+
+
+async def test_a_pending_write_past_its_deadline_is_withdrawn(sandbox: SikkaSandbox) -> None:
+    sandbox.faults.utility_online = False  # the practice's machine is off: writes stay queued
+    async with sandbox.provider() as pms:
+        patient_id = await a_patient(pms)
+        handle = await pms.appointments.book(booking(pms, patient_id, at(pms, next_weekday(pms.today(), 2), 6)))
+        result = await pms.writebacks.wait(handle, timeout=300)
+        assert result.status is WritebackState.TIMED_OUT
+        assert "withdrawn" in (result.message or "")
+        sandbox.faults.utility_online = True
+        await sandbox.run_writebacks()
+        booked = [
+            a for a in sandbox.world.appointments.values() if a.patient_id == patient_id and a.start.hour == 6
+        ]
+        assert booked == []
+
+
+@pytest.mark.parametrize("seed", range(12))
+async def test_no_double_booking_under_dropped_connections_and_errors(seed: int) -> None:
+    clock = FakeClock()
+    sandbox = SikkaSandbox(seed=seed, clock=clock)
+    async with sandbox.provider() as pms:
+        patient_id = await a_patient(pms)
+        await pms.features()
+        await pms.known_providers()
+        await pms.known_operatories()
+        sandbox.faults.drop_rate = 0.35
+        sandbox.faults.error_rate = 0.15
+        slots = [at(pms, next_weekday(pms.today(), 1 + i), 6, 0) for i in range(4)]
+        outcomes: list[object] = []
+        for start in slots:
+            try:
+                outcomes.append(await pms.appointments.book(booking(pms, patient_id, start, operatory="OP1")))
+            except PmsError as exc:  # a clear error is an allowed outcome; a second appointment is not
+                outcomes.append(exc)
+        sandbox.faults.drop_rate = 0.0
+        sandbox.faults.error_rate = 0.0
+        clock.advance(timedelta(minutes=10))
+        await sandbox.run_writebacks()
+    per_slot = Counter(
+        a.start.replace(tzinfo=None)
+        for a in sandbox.world.appointments.values()
+        if a.patient_id == patient_id and a.start.hour == 6
+    )
+    assert all(count == 1 for count in per_slot.values()), per_slot
+    handles = [o for o in outcomes if not isinstance(o, BaseException)]
+    assert len(per_slot) >= len({h.id for h in handles})  # type: ignore[union-attr]
+
+
+async def test_interactive_calls_keep_flowing_while_the_poller_is_busy(
+    sandbox: SikkaSandbox, clock: FakeClock
+) -> None:
+    sandbox.faults.utility_online = False
+    limiter = RateLimiter(RateLimit(requests=30, per_seconds=60, background_share=0.5), clock=clock)
+    busy = PollSchedule(min_interval=timedelta(seconds=1), max_interval=timedelta(seconds=1))
+    async with sandbox.provider(limiter=limiter, poll_schedule=busy) as pms:
+        patient_id = await a_patient(pms)
+        first = at(pms, next_weekday(pms.today(), 1), 4)
+        for i in range(8):
+            await pms.appointments.book(booking(pms, patient_id, first + timedelta(minutes=30 * i)))
+        clock.advance(timedelta(seconds=30))
+        started = clock.now()
+        for _ in range(10):
+            await pms.providers.list().all()
+        interactive_elapsed = clock.now() - started
+        assert pms.writebacks.pending_count == 8
+    # Ten reads at 30 requests/min need at most ~20 s of bucket time; the poller could not starve them.
+    assert interactive_elapsed <= timedelta(seconds=25)
