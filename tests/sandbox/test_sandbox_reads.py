@@ -425,6 +425,12 @@ async def test_find_and_sort(wire: Any, headers: dict[str, str]) -> None:
     names = [i["lastname"].lower() for i in ordered["items"]]
     assert names == sorted(names, reverse=True)
     wire.error(await get(wire, headers, "patients", find="lastname~smith"), 400, "API1026")
+    by_date = (
+        await get(wire, headers, "appointments", sort_by="appointment_date", sort_order="desc", limit="30")
+    ).json()
+    stamps = [(i["date"], i["time"]) for i in by_date["items"]]
+    assert stamps == sorted(stamps, reverse=True)
+    wire.error(await get(wire, headers, "appointments", sort_by="shoe_size"), 400, "API1026")
 
 
 async def test_app_level_supported_pmses(wire: Any) -> None:
@@ -483,6 +489,15 @@ def test_seeded_world_is_realistic(sandbox: SikkaSandbox) -> None:
         week = a.start.date() - dt.timedelta(days=(a.start.weekday() + 1) % 7)
         blocks = hours[(a.practice_id, a.provider_id, week)].blocks_on(a.start.date())
         assert any(b0 <= a.start.time() and a.end.time() <= b1 for b0, b1 in blocks), a
+        # ... and inside the practice's and the operatory's hours
+        for kind, resource in (("Practice", a.practice_id), ("Operatory", a.operatory)):
+            row = next(
+                s
+                for s in world.schedules
+                if (s.practice_id, s.resource_type, s.resource_id, s.week_start)
+                == (a.practice_id, kind, resource, week)
+            )
+            assert any(b0 <= a.start.time() and a.end.time() <= b1 for b0, b1 in row.blocks_on(a.start.date())), a
 
 
 def test_world_is_deterministic_and_fast() -> None:
