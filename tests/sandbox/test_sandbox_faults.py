@@ -185,3 +185,11 @@ async def test_provider_is_wired_to_the_sandbox(sandbox: SikkaSandbox) -> None:
     assert check.ok, check.error
     assert sandbox.requests
     assert all(r.path.startswith("/v4/") for r in sandbox.requests)
+
+
+async def test_large_answers_are_gzipped_when_asked(wire: Any, headers: dict[str, str]) -> None:
+    response = await wire.client.get("/patients", headers={**headers, "Accept-Encoding": "gzip"})
+    assert response.headers["content-encoding"] == "gzip"
+    assert response.json()["limit"] == "50"
+    plain = await wire.client.get("/patients", headers={**headers, "Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers

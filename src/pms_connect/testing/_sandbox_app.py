@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -445,4 +447,6 @@ def build_app(state: SandboxState) -> Starlette:
         record.status = response.status_code
         return response
 
-    return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
+    # Sikka gzips when asked (httpx asks by default); level 1 keeps big pages cheap to produce.
+    middleware = [Middleware(GZipMiddleware, minimum_size=1024, compresslevel=1)]
+    return Starlette(routes=routes, middleware=middleware, exception_handlers={404: not_found, 405: not_found})
