@@ -676,3 +676,11 @@ async def test_zero_delay_and_negative_delay(clock: FakeClock, wire_for: Any) ->
         headers = await wire.key_headers()
         response = await client.post("/patient", json=new_patient(), headers=headers)
         assert (await status_of(wire, headers, writeback_id(response)))["status"] == "Success"
+        sandbox.writeback_delay = dt.timedelta(minutes=3)
+        later = await client.post("/patient", json=new_patient(firstname="Later"), headers=headers)
+        clock.advance(179)
+        assert (await status_of(wire, headers, writeback_id(later)))["status"] == "Pending"
+        clock.advance(1)
+        assert (await status_of(wire, headers, writeback_id(later)))["status"] == "Success"
+        with pytest.raises(ValueError, match="negative"):
+            sandbox.writeback_delay = dt.timedelta(seconds=-5)

@@ -177,6 +177,17 @@ class SikkaSandbox:
         return list(self._state.queue.records.values())
 
     @property
+    def writeback_delay(self) -> dt.timedelta:
+        """How long after submission writebacks complete; settable, applies to writes submitted later."""
+        return self._state.queue.delay
+
+    @writeback_delay.setter
+    def writeback_delay(self, delay: dt.timedelta) -> None:
+        if delay < dt.timedelta(0):
+            raise ValueError("writeback_delay must not be negative")
+        self._state.queue.delay = delay
+
+    @property
     def pms_name(self) -> str:
         return self._state.pms_name
 
