@@ -155,7 +155,8 @@ class PreconditionFailedError(PmsStatusError):
 
 
 class RateLimitError(PmsStatusError):
-    """The request or data quota is exhausted. ``retry_after`` is the server's hint in seconds."""
+    """The request or data quota is exhausted. ``retry_after`` is the server's hint in seconds;
+    ``retryable`` is False for a quota that will not come back within minutes (a daily data quota)."""
 
     def __init__(
         self,
@@ -166,9 +167,11 @@ class RateLimitError(PmsStatusError):
         request: str | None = None,
         body: dict[str, str] | None = None,
         retry_after: float | None = None,
+        retryable: bool = True,
     ) -> None:
         super().__init__(message, code=code, status_code=status_code, request=request, body=body)
         self.retry_after = retry_after
+        self.retryable = retryable
 
 
 class ServerError(PmsStatusError):

@@ -141,7 +141,7 @@ class HttpPipeline:
 
         def may_retry(exc: BaseException) -> bool:
             if isinstance(exc, RateLimitError):
-                return True
+                return exc.retryable
             if isinstance(exc, PmsConnectionError):
                 return idempotent or not exc.request_sent
             return idempotent and isinstance(exc, ServerError)
@@ -203,8 +203,7 @@ class HttpPipeline:
         error = self._classify(response, summary)
         if error is not None:
             if isinstance(error, RateLimitError) and error.retry_after is None:
-                error.retry_after = _header_float(response, "X-Rate-Limit-Reset") or _header_float(
-                    response, "Retry-After"
-                )
+                reset = _header_float(response, "X-Rate-Limit-Reset")
+                error.retry_after = reset if reset is not None else _header_float(response, "Retry-After")
             raise error
         return response

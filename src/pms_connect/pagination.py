@@ -8,6 +8,7 @@ rate limiter) and yielded in order; otherwise pages are fetched one after anothe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Sequence
 from dataclasses import dataclass
@@ -84,10 +85,11 @@ class AsyncPager(Generic[T]):
                 page = await self._fetch(page.index + 1)
                 yield page
             return
-        async for page in self._fetch_ahead(range(1, first.page_count)):
-            yield page
+        async with contextlib.aclosing(self._fetch_ahead(range(1, first.page_count))) as ahead:
+            async for page in ahead:
+                yield page
 
-    async def _fetch_ahead(self, indexes: range) -> AsyncIterator[Page[T]]:
+    async def _fetch_ahead(self, indexes: range) -> AsyncGenerator[Page[T], None]:
         pending: list[asyncio.Task[Page[T]]] = []
         upcoming = iter(indexes)
         try:
@@ -108,9 +110,11 @@ class AsyncPager(Generic[T]):
                 await asyncio.gather(*pending, return_exceptions=True)
 
     async def __aiter__(self) -> AsyncIterator[T]:
-        async for page in self.pages():
-            for item in page.items:
-                yield item
+        # aclosing: a consumer that stops early cancels the pages fetched ahead now, not at garbage collection.
+        async with contextlib.aclosing(self.pages()) as pages:
+            async for page in pages:
+                for item in page.items:
+                    yield item
 
     async def all(self) -> list[T]:
         return [item async for item in self]

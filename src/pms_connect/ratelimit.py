@@ -41,11 +41,15 @@ class _Bucket:
         self.rate = limit.requests / limit.per_seconds
         self.tokens = self.capacity
         self.updated = now
-        self.blocked_until = 0.0
+        # The server's own window, from its last X-Rate-Limit-* headers: requests left and when it resets.
+        self.server_remaining: float | None = None
+        self.server_reset_at = 0.0
 
     def refill(self, now: float) -> None:
         self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
         self.updated = now
+        if self.server_remaining is not None and now >= self.server_reset_at:
+            self.server_remaining = None  # the server's window has rolled over
 
 
 class RateLimiter:
@@ -76,29 +80,31 @@ class RateLimiter:
         while True:
             now = self._clock.monotonic()
             bucket.refill(now)
-            if now < bucket.blocked_until:
-                wait = bucket.blocked_until - now
+            needed = 1.0 + self._floor(bucket, priority)
+            if bucket.server_remaining is not None and bucket.server_remaining < needed:
+                wait = bucket.server_reset_at - now  # the server's window is spent: wait for its reset
+            elif bucket.tokens >= needed:
+                bucket.tokens -= 1.0
+                if bucket.server_remaining is not None:
+                    bucket.server_remaining -= 1.0
+                return
             else:
-                needed = 1.0 + self._floor(bucket, priority)
-                if bucket.tokens >= needed:
-                    bucket.tokens -= 1.0
-                    return
                 wait = (needed - bucket.tokens) / bucket.rate
             self.waited_seconds += wait
             await self._clock.sleep(wait)
 
     def observe(self, key: str, *, remaining: int | None, reset_seconds: float | None) -> None:
-        """Adapt to the server's ``X-Rate-Limit-Remaining`` / ``X-Rate-Limit-Reset`` headers."""
+        """Adapt to the server's ``X-Rate-Limit-Remaining`` / ``X-Rate-Limit-Reset`` headers: until the server's
+        window resets, spend no more than it says is left (however full this bucket is)."""
         if remaining is None:
             return
         bucket = self._bucket(key)
         now = self._clock.monotonic()
         bucket.refill(now)
-        if remaining <= 0:
-            bucket.tokens = 0.0
-            bucket.blocked_until = max(bucket.blocked_until, now + (reset_seconds or 1.0))
-        elif remaining < bucket.tokens:
-            bucket.tokens = float(remaining)
+        reset = reset_seconds if reset_seconds is not None and reset_seconds > 0 else 1.0
+        bucket.server_remaining = float(max(0, remaining))
+        bucket.server_reset_at = now + reset
+        bucket.tokens = min(bucket.tokens, bucket.server_remaining)
 
     def available(self, key: str) -> float:
         bucket = self._bucket(key)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import logging
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -127,6 +128,7 @@ class TokenManager:
         self._token: Token | None = None
         self._mutex = threading.Lock()
         self._inflight: concurrent.futures.Future[Token] | None = None
+        self._refresh_task: asyncio.Task[Token] | None = None
         self.refresh_count = 0
         """How many grants (full or refresh) this manager has sent: visible to tests and metrics."""
 
@@ -153,28 +155,29 @@ class TokenManager:
         return await self._single_flight(stale=token)
 
     async def _single_flight(self, stale: Token | None) -> Token:
+        """Join the refresh in flight, or start one. The refresh runs in its own task, so a caller that is
+        cancelled (a timeout, a pager closing early) neither cancels it nor fails the others."""
         with self._mutex:
             future = self._inflight
-            leader = future is None
             if future is None:
                 future = self._inflight = concurrent.futures.Future()
-        if not leader:
-            return await asyncio.wrap_future(future)
-        try:
-            token = await self._obtain(stale)
-        except BaseException as exc:
-            failure: BaseException = exc
-            if isinstance(exc, asyncio.CancelledError):
-                failure = PmsConnectionError("the request key refresh was cancelled")
-            future.set_exception(failure)
-            raise
+                future.set_running_or_notify_cancel()  # waiters may go away; the refresh may not
+                task = asyncio.get_running_loop().create_task(self._obtain(stale), name="pms-connect-refresh")
+                task.add_done_callback(functools.partial(self._finish, future))
+                self._refresh_task = task  # a strong reference: the loop keeps tasks only weakly
+        return await asyncio.wrap_future(future)
+
+    def _finish(self, future: concurrent.futures.Future[Token], task: asyncio.Task[Token]) -> None:
+        with self._mutex:
+            self._inflight = None
+            self._refresh_task = None
+        if task.cancelled():
+            future.set_exception(PmsConnectionError("the request key refresh was cancelled"))
+        elif (error := task.exception()) is not None:
+            future.set_exception(error)
         else:
-            self._token = token
-            future.set_result(token)
-            return token
-        finally:
-            with self._mutex:
-                self._inflight = None
+            self._token = task.result()
+            future.set_result(self._token)
 
     async def _obtain(self, stale: Token | None) -> Token:
         async with self._store.lock(self._key):

@@ -118,10 +118,6 @@ async def test_breaking_out_of_iteration_cancels_outstanding_fetches():
     assert max(source.fetched) <= 5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: pages() never closes its inner _fetch_ahead generator; fetches are cancelled only by GC later",
-)
 async def test_closing_pages_early_cancels_outstanding_fetches_at_once():
     source = Source(50, 1)
     source.hold = set(range(2, 50))

@@ -149,12 +149,15 @@ async def test_observe_zero_remaining_without_reset_blocks_a_second(limiter, clo
     assert clock.monotonic() == pytest.approx(6)  # 1 s blocked, then the empty bucket needs 6 s for a token
 
 
-async def test_observe_low_remaining_then_acquire_waits_once_those_are_spent(limiter, clock):
+async def test_observe_low_remaining_then_acquire_waits_for_the_reset_once_those_are_spent(limiter, clock):
     limiter.observe("p", remaining=2, reset_seconds=20)
 
-    await drain(limiter, 3)
+    await drain(limiter, 2)
+    assert clock.monotonic() == pytest.approx(0)
+    await drain(limiter, 1)
 
-    assert clock.monotonic() == pytest.approx(6)
+    # The bucket refills faster than that, but the server said two until its window resets in 20 s.
+    assert clock.monotonic() == pytest.approx(20)
 
 
 @pytest.mark.parametrize(

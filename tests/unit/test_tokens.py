@@ -189,11 +189,6 @@ async def test_a_failed_grant_fails_every_waiter_once_and_the_next_get_retries(g
     assert token.access.get_secret_value() == "key-ok"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(concurrent.futures.InvalidStateError, asyncio.CancelledError),
-    reason="BUG: cancelling one waiter cancels the shared in-flight future; leader and other waiters fail",
-)
 async def test_cancelling_one_waiter_does_not_break_the_shared_refresh(grants, clock):
     release = asyncio.Event()
 

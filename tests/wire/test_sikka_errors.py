@@ -158,9 +158,6 @@ def test_classify_treats_non_error_statuses_as_success(status):
     assert classify_sikka_response(response, "GET /v4/practices") is None
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: 204 not-found errors say 'GET /patients'; pipeline errors say 'GET /v4/patients'"
-)
 async def test_not_found_on_204_names_the_request_as_the_pipeline_does(sikka, provider):
     sikka.get("patients").mock(return_value=httpx.Response(204))
 

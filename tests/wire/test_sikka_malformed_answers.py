@@ -33,9 +33,6 @@ async def test_an_unparsable_boolean_raises_a_status_error_naming_the_field(sikk
         await pms.operatories.list().all()
 
 
-@pytest.mark.xfail(
-    strict=True, raises=json.JSONDecodeError, reason="BUG: a 200 that is not JSON escapes as JSONDecodeError"
-)
 async def test_a_200_that_is_not_json_raises_a_pms_error(sikka, provider):
     sikka.get("patients").mock(return_value=httpx.Response(200, text="<html>captive portal</html>"))
 
@@ -43,9 +40,6 @@ async def test_a_200_that_is_not_json_raises_a_pms_error(sikka, provider):
         await provider.patients.list().all()
 
 
-@pytest.mark.xfail(
-    strict=True, raises=OverflowError, reason="BUG: parse_int('Infinity') raises OverflowError, not ValueError"
-)
 async def test_an_infinite_length_raises_a_status_error_naming_the_field(sikka, provider):
     row = {"appointment_sr_no": "1", "date": "2026-12-02T00:00:00", "time": "10:00", "length": "Infinity"}
     sikka.get("appointments").mock(return_value=sikka.page([row], api="appointments"))
@@ -54,9 +48,6 @@ async def test_an_infinite_length_raises_a_status_error_naming_the_field(sikka, 
         await provider.appointments.get("1")
 
 
-@pytest.mark.xfail(
-    strict=True, raises=ValueError, reason="BUG: a dateless appointment row aborts the list with a bare ValueError"
-)
 async def test_a_dateless_appointment_row_is_skipped_or_raises_a_pms_error(sikka, provider):
     rows = [
         {"appointment_sr_no": "1", "date": "", "time": "", "length": "30"},
@@ -71,11 +62,6 @@ async def test_a_dateless_appointment_row_is_skipped_or_raises_a_pms_error(sikka
     assert [a.id for a in appointments] == ["2"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pydantic.ValidationError,
-    reason="BUG: a request_key answer without request_key escapes as pydantic ValidationError echoing the body",
-)
 async def test_a_grant_answer_without_a_request_key_raises_a_pms_error_without_the_body(sikka, provider):
     body = {"status": "active", "refresh_key": "SECRET-REFRESH-abc", "expires_in": "85603 second(s)"}
     sikka.grant_route.mock(side_effect=None, return_value=httpx.Response(200, json=body))

@@ -93,15 +93,44 @@ def classify_sikka_response(response: httpx.Response, summary: str) -> PmsError 
     return error_class(message, code=code, status_code=response.status_code, request=summary, body=body)
 
 
+def _unreadable(error: ValidationError, what: str, summary: str) -> PmsStatusError:
+    # pydantic's message would quote the offending (possibly PHI or secret) value: name only the fields.
+    fields = sorted({str(err["loc"][-1]) for err in error.errors() if err["loc"]})
+    return PmsStatusError(f"Sikka sent {what} this SDK cannot read (fields: {', '.join(fields)})", request=summary)
+
+
 def parse_rows(items: list[dict[str, Any]], row_type: type[Row], summary: str) -> list[Row]:
     try:
         return [row_type.model_validate(item) for item in items]
     except ValidationError as exc:
-        # pydantic's message would quote the offending (possibly PHI) value: name only the fields.
-        fields = sorted({".".join(str(p) for p in err["loc"][-1:]) for err in exc.errors()})
+        raise _unreadable(exc, "a row", summary) from None
+
+
+def parse_model(model_type: type[Row], data: Any, summary: str) -> Row:
+    try:
+        return model_type.model_validate(data)
+    except ValidationError as exc:
+        raise _unreadable(exc, "an answer", summary) from None
+
+
+def read_json(response: httpx.Response, summary: str) -> Any:
+    """The JSON body, or a typed error (a proxy's HTML page is not a Sikka answer)."""
+    try:
+        return response.json()
+    except ValueError:
         raise PmsStatusError(
-            f"Sikka sent a row this SDK cannot read (fields: {', '.join(fields)})", request=summary
+            "Sikka's answer was not JSON", request=summary, status_code=response.status_code
         ) from None
+
+
+def read_envelope(response: httpx.Response, summary: str) -> w.Envelope | None:
+    """The list envelope, or None for Sikka's 204 "no content". Some endpoints wrap it in a one-element array."""
+    if response.status_code == 204 or not response.content:
+        return None
+    data = read_json(response, summary)
+    if isinstance(data, list):
+        data = data[0] if data else {}
+    return parse_model(w.Envelope, data, summary)
 
 
 class SikkaClient:
@@ -155,6 +184,10 @@ class SikkaClient:
     def _url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"
 
+    def summary(self, method: str, path: str) -> str:
+        """``"GET /v4/patients"``, the form every error's ``request`` takes."""
+        return f"{method} {httpx.URL(self._url(path)).path}"
+
     def _request(
         self,
         method: str,
@@ -174,9 +207,16 @@ class SikkaClient:
     async def _key_grant(self, body: dict[str, str]) -> Token:
         request = self._request("POST", "request_key", json_body=body)
         response = await self.pipeline.send(request, budget_key=self.app_budget, idempotent=True)
-        grant = w.KeyGrant.model_validate(response.json())
+        summary = self.summary("POST", "request_key")
+        grant = parse_model(w.KeyGrant, read_json(response, summary), summary)
+        if not grant.request_key.strip():
+            raise PmsStatusError("Sikka granted an empty request key", request=summary)
         issued = self.clock.now()
-        lifetime = timedelta(seconds=grant.expires_in) if grant.expires_in else timedelta(hours=24)
+        lifetime = timedelta(hours=24)  # Sikka's documented lifetime, when the answer does not say
+        if grant.expires_in is not None and grant.expires_in > 0:
+            lifetime = timedelta(seconds=grant.expires_in)
+        elif grant.start_time and grant.end_time and grant.end_time > grant.start_time:
+            lifetime = grant.end_time - grant.start_time
         return Token(
             access=SecretStr(grant.request_key),
             refresh=SecretStr(grant.refresh_key) if grant.refresh_key else None,
@@ -275,12 +315,9 @@ class SikkaClient:
         page_params = {**params, "offset": str(index), "limit": str(page_size)}
         call = self.app_call if app_level else self.practice_call
         response = await call("GET", path, params=page_params, priority=priority)
-        if response.status_code == 204 or not response.content:
+        envelope = read_envelope(response, self.summary("GET", path))
+        if envelope is None:
             return [], 0 if index == 0 else None
-        data = response.json()
-        if isinstance(data, list):  # some endpoints wrap the envelope in a one-element array
-            data = data[0] if data else {}
-        envelope = w.Envelope.model_validate(data)
         return envelope.items, envelope.total_count
 
     def pager(
@@ -304,8 +341,12 @@ class SikkaClient:
             items, total = await self.fetch_page(
                 path, frozen_params, index=index, page_size=page_size, app_level=app_level, priority=priority
             )
-            rows = parse_rows(items, row_type, f"GET /{path}")
-            converted = [convert(row) for row in rows]
+            summary = self.summary("GET", path)
+            rows = parse_rows(items, row_type, summary)
+            try:
+                converted = [convert(row) for row in rows]
+            except ValueError as exc:  # e.g. an appointment without a date: name the problem, not the row
+                raise PmsStatusError(f"Sikka sent a row this SDK cannot use ({exc})", request=summary) from None
             if keep is not None:
                 converted = [item for item in converted if keep(item)]
             # Decide "more pages" on the raw row count: a filtered page may be short with more to come.

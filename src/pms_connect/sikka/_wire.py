@@ -48,6 +48,8 @@ def parse_int(value: Any) -> int | None:
         number = Decimal(str(value))
     except InvalidOperation:
         raise ValueError("not a Sikka integer") from None
+    if not number.is_finite():
+        raise ValueError("not a finite number")
     if number != number.to_integral_value():
         raise ValueError("not a whole number")
     return int(number)
@@ -104,18 +106,26 @@ def parse_time(value: Any) -> time | None:
     raise ValueError("not a Sikka time")
 
 
-_SECONDS = re.compile(r"^\s*(\d+)\s*(second|sec|s)?", re.IGNORECASE)
+_DURATION = re.compile(
+    r"^\s*(\d+)\s*(?:(s|secs?|seconds?|second\(s\))|(mins?|minutes?|minute\(s\))|(hours?|hour\(s\)))?\s*$",
+    re.IGNORECASE,
+)
 
 
 def parse_seconds(value: Any) -> int | None:
-    """``"85603 second(s)"`` -> 85603."""
+    """``"85603 second(s)"`` -> 85603; minutes and hours are converted; anything else is refused."""
     value = _blank_to_none(value)
     if value is None or isinstance(value, int):
         return value
-    match = _SECONDS.match(str(value))
+    match = _DURATION.match(str(value))
     if match is None:
         raise ValueError("not a Sikka duration")
-    return int(match.group(1))
+    amount = int(match.group(1))
+    if match.group(3):
+        return amount * 60
+    if match.group(4):
+        return amount * 3600
+    return amount
 
 
 def _text(value: Any) -> Any:

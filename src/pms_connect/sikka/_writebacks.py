@@ -19,7 +19,7 @@ from pms_connect.errors import PmsStatusError
 from pms_connect.models import Writeback, WritebackResult, WritebackState
 from pms_connect.ratelimit import Priority
 from pms_connect.sikka import _wire as w
-from pms_connect.sikka._client import parse_rows
+from pms_connect.sikka._client import parse_rows, read_envelope
 
 if TYPE_CHECKING:
     from pms_connect.sikka.provider import SikkaProvider
@@ -106,19 +106,18 @@ class SikkaWritebackSource:
         return results
 
     async def _list(self, start: date, end: date) -> list[w.WritebackListRow]:
-        return parse_rows(await self._list_raw(start, end), w.WritebackListRow, "GET /writebacks")
+        summary = self._pms.client.summary("GET", "writebacks")
+        return parse_rows(await self._list_raw(start, end), w.WritebackListRow, summary)
 
     async def check(self, handle: Writeback) -> WritebackResult:
         response = await self._pms.client.practice_call(
             "GET", "writeback_status", params={"id": handle.id}, priority=Priority.BACKGROUND
         )
-        if response.status_code == 204 or not response.content:
+        summary = self._pms.client.summary("GET", "writeback_status")
+        envelope = read_envelope(response, summary)
+        if envelope is None:
             return WritebackResult(writeback_id=handle.id, status=WritebackState.PENDING)
-        data = response.json()
-        if isinstance(data, list):  # the docs wrap the envelope in a one-element array; live answers may not
-            data = data[0] if data else {}
-        envelope = w.Envelope.model_validate(data)
-        rows = [r for r in parse_rows(envelope.items, w.WritebackStatusRow, "GET /writeback_status")]
+        rows = parse_rows(envelope.items, w.WritebackStatusRow, summary)
         row = next((r for r in rows if r.id == handle.id), rows[0] if rows else None)
         if row is None:
             return WritebackResult(writeback_id=handle.id, status=WritebackState.PENDING)

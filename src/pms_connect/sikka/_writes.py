@@ -39,6 +39,7 @@ from pms_connect.models import (
     WritebackResult,
 )
 from pms_connect.sikka import _wire as w
+from pms_connect.sikka._client import parse_model, read_json
 from pms_connect.sikka._writebacks import parse_writeback_id
 
 if TYPE_CHECKING:
@@ -374,7 +375,8 @@ class SikkaWrites:
                         request=f"{method} /{api_name}",
                     ) from exc
                 continue
-            answer = w.WriteAnswer.model_validate(response.json())
+            summary = self._pms.client.summary(method, path)
+            answer = parse_model(w.WriteAnswer, read_json(response, summary), summary)
             return await self._track(parse_writeback_id(answer), kind, sent_at, deadline, appointment_id)
         raise AssertionError("unreachable")  # pragma: no cover
 

@@ -18,7 +18,7 @@ from pms_connect.http import RetryPolicy
 from pms_connect.models import Capability, ConnectionCheck, FeatureSet, Operatory, Provider
 from pms_connect.ratelimit import RateLimit, RateLimiter
 from pms_connect.sikka import _wire as w
-from pms_connect.sikka._client import DEFAULT_BASE_URL, MAX_PAGE_SIZE, SikkaClient, parse_rows
+from pms_connect.sikka._client import DEFAULT_BASE_URL, MAX_PAGE_SIZE, SikkaClient, parse_rows, read_envelope
 from pms_connect.sikka._resources import (
     Appointments,
     Insurance,
@@ -167,11 +167,9 @@ class SikkaProvider:
 
     async def _authorized_practice(self) -> w.AuthorizedPractice | None:
         response = await self.client.app_call("GET", "authorized_practices", params={"show": "all"})
-        if response.status_code == 204 or not response.content:
-            return None
-        data = response.json()
-        envelope = w.Envelope.model_validate(data[0] if isinstance(data, list) and data else data)
-        rows = parse_rows(envelope.items, w.AuthorizedPractice, "GET /authorized_practices")
+        summary = self.client.summary("GET", "authorized_practices")
+        envelope = read_envelope(response, summary)
+        rows = parse_rows(envelope.items if envelope else [], w.AuthorizedPractice, summary)
         office = [r for r in rows if r.office_id == self.credentials.office_id]
         exact = [r for r in office if r.practice_id == self.practice_id]
         matches = exact or office
@@ -185,11 +183,10 @@ class SikkaProvider:
             return cached[1]
         params = {"practice_id": self.practice_id}
         items, _ = await self.client.fetch_page("practices", params, index=0, page_size=1)
-        rows = parse_rows(items, w.PracticeRow, "GET /practices")
+        summary = self.client.summary("GET", "practices")
+        rows = parse_rows(items, w.PracticeRow, summary)
         if not rows:
-            raise NotFoundError(
-                "the practice id is not known to this office", request="GET /practices", status_code=204
-            )
+            raise NotFoundError("the practice id is not known to this office", request=summary, status_code=204)
         authorized = await self._authorized_practice()
         info = PracticeInfo(
             practice_id=rows[0].practice_id,
@@ -303,7 +300,7 @@ class SikkaProvider:
         items, _ = await self.client.fetch_page("supported_pmses", params, index=0, page_size=500, app_level=True)
         rows = [
             r
-            for r in parse_rows(items, w.SupportedPmsRow, "GET /supported_pmses")
+            for r in parse_rows(items, w.SupportedPmsRow, self.client.summary("GET", "supported_pmses"))
             if (r.practice_management_system or "").lower() == pms.lower()
         ]
         if version:
