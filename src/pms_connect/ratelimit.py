@@ -15,6 +15,10 @@ from pms_connect._clock import Clock, SystemClock
 __all__ = ["Priority", "RateLimit", "RateLimiter"]
 
 
+_EPSILON = 1e-9
+_MIN_WAIT = 0.001
+
+
 class Priority(enum.IntEnum):
     INTERACTIVE = 0
     BACKGROUND = 1
@@ -83,13 +87,14 @@ class RateLimiter:
             needed = 1.0 + self._floor(bucket, priority)
             if bucket.server_remaining is not None and bucket.server_remaining < needed:
                 wait = bucket.server_reset_at - now  # the server's window is spent: wait for its reset
-            elif bucket.tokens >= needed:
-                bucket.tokens -= 1.0
+            elif bucket.tokens + _EPSILON >= needed:
+                bucket.tokens = max(0.0, bucket.tokens - 1.0)
                 if bucket.server_remaining is not None:
                     bucket.server_remaining -= 1.0
                 return
             else:
                 wait = (needed - bucket.tokens) / bucket.rate
+            wait = max(wait, _MIN_WAIT)  # float dust must not become a zero-length wait that never ends
             self.waited_seconds += wait
             await self._clock.sleep(wait)
 

@@ -139,9 +139,9 @@ class PollSchedule:
     the per-handle fallback requests in one round.
     """
 
-    min_interval: timedelta = timedelta(seconds=10)
+    min_interval: timedelta = timedelta(seconds=5)
     max_interval: timedelta = timedelta(minutes=2)
-    growth: float = 0.25
+    growth: float = 0.1
     max_single_checks: int = 5
     error_backoff: timedelta = timedelta(seconds=30)
 
@@ -439,4 +439,3 @@ async def _call(callback: WritebackCallback, result: WritebackResult) -> None:
 def _log_task_error(task: asyncio.Task[Any]) -> None:
     if not task.cancelled() and task.exception() is not None:
         logger.error("writeback task failed: %s", type(task.exception()).__name__)
-

@@ -167,3 +167,12 @@ async def test_observe_low_remaining_then_acquire_waits_for_the_reset_once_those
 def test_rate_limit_refuses_nonsense(kwargs):
     with pytest.raises(ValueError, match=r"rate limit|background_share"):
         RateLimit(**kwargs)
+
+
+async def test_float_dust_in_the_bucket_never_stalls_acquire(clock):
+    """200/min refills 1/0.3 s; after many refills the bucket holds 0.9999999999999997 tokens, which once
+    produced a zero-length wait that never advanced the clock."""
+    limiter = RateLimiter(RateLimit(requests=200, per_seconds=60), clock=clock)
+    for _ in range(260):
+        await asyncio.wait_for(limiter.acquire("p"), timeout=5)
+    assert clock.monotonic() == pytest.approx(18, abs=0.5)  # 200 at once, then 60 at 0.3 s each

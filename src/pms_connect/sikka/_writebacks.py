@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlparse
 
 from pms_connect.errors import PmsStatusError
-from pms_connect.models import Writeback, WritebackResult, WritebackState
+from pms_connect.models import Writeback, WritebackKind, WritebackResult, WritebackState
 from pms_connect.ratelimit import Priority
 from pms_connect.sikka import _wire as w
 from pms_connect.sikka._client import parse_rows, read_envelope
@@ -28,6 +28,7 @@ __all__ = ["SikkaWritebackSource", "parse_writeback_id", "row_to_result"]
 
 _ID_IN_TEXT = re.compile(r"\bId\s*:\s*(\d+)", re.IGNORECASE)
 MAX_WINDOW = timedelta(days=7)
+_SETTLED_BY_LIST = frozenset({WritebackKind.RESCHEDULE_APPOINTMENT, WritebackKind.CHANGE_APPOINTMENT_STATUS})
 
 
 def parse_writeback_id(answer: w.WriteAnswer) -> str:
@@ -97,10 +98,19 @@ class SikkaWritebackSource:
                 handle = wanted.get(row.id)
                 if handle is None:
                     continue
-                if (row.result or "pending").strip().lower() == "pending":
+                outcome = (row.result or "pending").strip().lower()
+                if outcome == "pending":
                     results[row.id] = WritebackResult(writeback_id=row.id, status=WritebackState.PENDING)
+                elif outcome == "success" and handle.kind in _SETTLED_BY_LIST:
+                    # An update's "created id" is the appointment it changed: no detail request needed.
+                    results[row.id] = WritebackResult(
+                        writeback_id=row.id,
+                        status=WritebackState.WRITTEN,
+                        created_id=handle.appointment_id,
+                        completed_at=row.completed_time.replace(tzinfo=zone) if row.completed_time else None,
+                    )
                 else:
-                    changed.append(handle)
+                    changed.append(handle)  # a create (its new id) or a failure (its reason): read the detail
         for handle in changed:
             results[handle.id] = await self.check(handle)
         return results

@@ -201,6 +201,34 @@ class SikkaSandbox:
         """Complete every writeback that is due by now (requests do this lazily too); returns those completed."""
         return self._state.queue.process()
 
+    def enqueue_writeback(
+        self, kind: str, body: dict[str, str], *, delay: dt.timedelta | None = None
+    ) -> WritebackRecord:
+        """Queue a writeback as if the demo app had sent it (no HTTP request, no rate budget spent).
+
+        For benchmarks and tests that need many writebacks at once. ``kind`` is one of ``new_appointment``,
+        ``update_appointment``, ``appointment_status``, ``new_patient``, ``payment``; ``delay`` overrides
+        ``writeback_delay`` for this one.
+        """
+        queue = self._state.queue
+        office = self.world.offices[DEMO_OFFICE_ID]
+        record = queue.submit(
+            app_id=DEMO_APP.app_id,
+            office_id=office.office_id,
+            practice_id=body.get("practice_id", "1"),
+            method="POST" if kind.startswith("new_") or kind == "payment" else "PATCH",
+            kind=kind,
+            body=body,
+            target_id=body.get("appointment_sr_no", ""),
+            patient_id=body.get("patient_id", ""),
+            request_key="",
+        )
+        if delay is not None:
+            if delay < dt.timedelta(0):
+                raise ValueError("delay must not be negative")
+            record.due = record.submitted + delay
+        return record
+
     def provider(self, **kw: Any) -> SikkaProvider:
         """A :class:`~pms_connect.sikka.SikkaProvider` wired to this sandbox (its transport, clock and zone)."""
         from pms_connect.sikka import SikkaProvider
