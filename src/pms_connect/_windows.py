@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pms_connect.errors import InvalidArgumentError
@@ -19,6 +19,10 @@ def resolve_zone(zone: str | tzinfo) -> ZoneInfo:
         except (ZoneInfoNotFoundError, ValueError):
             raise InvalidArgumentError(f"unknown time zone {zone!r}") from None
     raise InvalidArgumentError("timezone must be an IANA name such as 'America/Chicago' or a ZoneInfo")
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(timezone.utc)
 
 
 def local_midnight(day: date, zone: ZoneInfo) -> datetime:
@@ -54,7 +58,8 @@ class Window:
         return (self.end - timedelta(microseconds=1)).date()
 
     def overlaps(self, start: datetime, end: datetime) -> bool:
-        return start < self.end and end > self.start
+        # Compare in UTC: aware datetimes sharing one zone compare by wall clock, wrong across a DST change.
+        return _utc(start) < _utc(self.end) and _utc(end) > _utc(self.start)
 
     def __repr__(self) -> str:
         return f"Window({self.start.isoformat()}, {self.end.isoformat()})"

@@ -45,6 +45,23 @@ __all__ = ["HttpPipeline", "RetryPolicy", "error_class_for_status", "request_sum
 
 logger = logging.getLogger("pms_connect.http")
 
+
+class _RedactQueryStrings(logging.Filter):
+    """httpx logs every request's full URL at INFO; query strings carry PHI here (a phone fragment, a
+    birthdate filter), so its records show the URL without the query."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(isinstance(a, httpx.URL) for a in record.args):
+            record.args = tuple(
+                a.copy_with(query=None) if isinstance(a, httpx.URL) and a.query else a for a in record.args
+            )
+        return True
+
+
+_httpx_logger = logging.getLogger("httpx")
+if not any(isinstance(f, _RedactQueryStrings) for f in _httpx_logger.filters):
+    _httpx_logger.addFilter(_RedactQueryStrings())
+
 USER_AGENT = "pms-connect-python"
 
 Classifier = Callable[[httpx.Response, str], "PmsError | None"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -48,6 +48,12 @@ def _require_aware(value: datetime) -> datetime:
 
 
 AwareDatetime = Annotated[datetime, AfterValidator(_require_aware)]
+
+
+def elapsed_after(start: datetime, duration: timedelta) -> datetime:
+    """The moment ``duration`` of real time after ``start``, in ``start``'s zone. Python adds timedeltas to
+    aware datetimes by wall clock, which is an hour off across a DST change."""
+    return (start.astimezone(timezone.utc) + duration).astimezone(start.tzinfo)
 
 
 class _Model(BaseModel):
@@ -111,6 +117,7 @@ class Provider(_Model):
     kind: ProviderKind = ProviderKind.OTHER
     specialty: str | None = None
     active: bool = True
+    hidden: bool = False
     practice_id: str | None = None
 
     @property
@@ -130,6 +137,7 @@ class Appointment(_Model):
     practice_id: str | None = None
     patient_id: str | None = None
     provider_id: str | None = None
+    hygienist_id: str | None = None
     operatory: str | None = None
     start: AwareDatetime
     duration: timedelta
@@ -142,7 +150,8 @@ class Appointment(_Model):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def end(self) -> datetime:
-        return self.start + self.duration
+        """``start + duration`` in elapsed time (in UTC, then back to the start's zone): right across DST."""
+        return elapsed_after(self.start, self.duration)
 
 
 class Patient(_Model):
@@ -211,7 +220,8 @@ class TimeSlot(_Model):
 
     @property
     def duration(self) -> timedelta:
-        return self.end - self.start
+        """Elapsed time, right across a DST change."""
+        return self.end.astimezone(timezone.utc) - self.start.astimezone(timezone.utc)
 
 
 class MatchStatus(str, enum.Enum):

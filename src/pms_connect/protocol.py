@@ -9,7 +9,7 @@ synchronous code. ``list`` methods return an :class:`~pms_connect.pagination.Asy
 from __future__ import annotations
 
 import builtins
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Protocol, runtime_checkable
@@ -29,6 +29,7 @@ from pms_connect.models import (
     PaymentRequest,
     Practice,
     Provider,
+    ProviderKind,
     TimeSlot,
     Transaction,
     Writeback,
@@ -86,6 +87,7 @@ class AppointmentsResource(Protocol):
         duration: timedelta,
         provider_id: str | None = None,
         operatory: str | None = None,
+        kinds: Iterable[ProviderKind] | None = None,
         limit: int | None = None,
     ) -> builtins.list[TimeSlot]: ...
 

@@ -162,11 +162,6 @@ async def test_no_phi_in_logs_or_errors(
     assert not re.search(r"555\D?013", text)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="httpx's own INFO log line prints the full URL, query string included (search=<last 4 digits>, "
-    "find=birthdate...); the shared request pipeline must silence or redact the 'httpx' logger",
-)
 async def test_httpx_request_log_has_no_query_values(pms: SikkaProvider, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
     await pms.patients.search(phone="555-013-7799", birthdate=date(1977, 7, 17))

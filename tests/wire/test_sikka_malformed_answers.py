@@ -3,11 +3,9 @@ surface as a PmsError (the hierarchy's promise), naming fields rather than echoi
 
 from __future__ import annotations
 
-import json
 from datetime import date
 
 import httpx
-import pydantic
 import pytest
 
 from pms_connect.errors import PmsError, PmsStatusError

@@ -58,6 +58,7 @@ def provider(row: w.ProviderRow) -> Provider:
         kind=provider_kind(row.provider_type, specialty),
         specialty=specialty,
         active=(row.status or "active").lower() != "inactive",
+        hidden=bool(row.is_hidden),
         practice_id=row.practice_id,
     )
 
@@ -101,6 +102,7 @@ def appointment(row: w.AppointmentRow, zone: ZoneInfo) -> Appointment:
         practice_id=row.practice_id,
         patient_id=row.patient_id,
         provider_id=row.provider_id,
+        hygienist_id=row.hygienist,
         operatory=row.operatory,
         start=local_datetime(start, zone),
         duration=timedelta(minutes=row.length or 0),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import builtins
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -16,14 +18,18 @@ from pms_connect.models import (
     NewPatient,
     Operatory,
     Patient,
+    PatientMatch,
     PaymentRequest,
     Practice,
     Provider,
+    ProviderKind,
+    TimeSlot,
     Transaction,
     Writeback,
 )
 from pms_connect.pagination import AsyncPager
 from pms_connect.sikka import _mapping as m
+from pms_connect.sikka import _patient_search, _slots
 from pms_connect.sikka import _wire as w
 
 if TYPE_CHECKING:
@@ -138,8 +144,35 @@ class Appointments(_Resource):
         )
         found = await pager.first()
         if found is None:
-            raise NotFoundError("no such appointment", request="GET /appointments", status_code=204)
+            summary = self.pms.client.summary("GET", "appointments")
+            raise NotFoundError("no such appointment", request=summary, status_code=204)
         return found
+
+    async def find_slots(
+        self,
+        *,
+        start: date | datetime,
+        end: date | datetime,
+        duration: timedelta,
+        provider_id: str | None = None,
+        operatory: str | None = None,
+        kinds: Iterable[ProviderKind] | None = None,
+        limit: int | None = None,
+    ) -> builtins.list[TimeSlot]:
+        """Open slots in [start, end), sorted by time, in the practice's zone (a date means that whole day).
+
+        Sikka's native slots where the PMS has them; otherwise computed from working hours minus booked
+        appointments (see :mod:`pms_connect.scheduling`)."""
+        return await _slots.find_slots(
+            self.pms,
+            start=start,
+            end=end,
+            duration=duration,
+            provider_id=provider_id,
+            operatory=operatory,
+            kinds=kinds,
+            limit=limit,
+        )
 
     async def book(self, request: BookingRequest) -> Writeback:
         """Book an appointment: validated, the slot re-checked, sent once. Follow the handle to completion
@@ -184,8 +217,33 @@ class Patients(_Resource):
         }
         found = await self.pms.client.pager("patients", params, w.PatientRow, m.patient, page_size=1).first()
         if found is None:
-            raise NotFoundError("no such patient", request="GET /patients", status_code=204)
+            summary = self.pms.client.summary("GET", "patients")
+            raise NotFoundError("no such patient", request=summary, status_code=204)
         return found
+
+    async def search(
+        self,
+        *,
+        phone: str | None = None,
+        name: str | None = None,
+        birthdate: date | None = None,
+        email: str | None = None,
+    ) -> builtins.list[Patient]:
+        """Patients matching every criterion given (phones compare by digits across cell, home, work)."""
+        return await _patient_search.search(self.pms, phone=phone, name=name, birthdate=birthdate, email=email)
+
+    async def match(
+        self,
+        *,
+        phone: str,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        birthdate: date | None = None,
+    ) -> PatientMatch:
+        """The caller's chart: ``exact``, ``ambiguous`` (tied candidates, never a guess) or ``none``."""
+        return await _patient_search.match(
+            self.pms, phone=phone, first_name=first_name, last_name=last_name, birthdate=birthdate
+        )
 
     def query(self, filters: dict[str, str], *, page_size: int | None = None) -> AsyncPager[Patient]:
         """Patients matching Sikka's own filters (``cell``, ``homephone``, ``search``, ...), as given."""

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -37,6 +37,7 @@ from pms_connect.models import (
     Writeback,
     WritebackKind,
     WritebackResult,
+    elapsed_after,
 )
 from pms_connect.sikka import _wire as w
 from pms_connect.sikka._client import parse_model, read_json
@@ -50,6 +51,10 @@ __all__ = ["SikkaWrites"]
 logger = logging.getLogger("pms_connect.sikka.writes")
 
 _DESCRIPTION_UNSAFE = re.compile(r"[^A-Za-z0-9 .,/\-]")
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(timezone.utc)
 
 
 def _clean_description(text: str | None, default: str) -> str:
@@ -68,9 +73,12 @@ class _Hold:
     end: datetime
     appointment_id: str | None = None
 
+    def overlaps(self, start: datetime, end: datetime) -> bool:
+        return _utc(self.start) < _utc(end) and _utc(start) < _utc(self.end)
+
     def clashes(self, provider_id: str, operatory: str | None, start: datetime, end: datetime) -> bool:
         same_resource = self.provider_id == provider_id or (operatory is not None and self.operatory == operatory)
-        return same_resource and self.start < end and start < self.end
+        return same_resource and self.overlaps(start, end)
 
 
 class SikkaWrites:
@@ -147,7 +155,7 @@ class SikkaWrites:
         ):
             raise SlotUnavailableError("the provider is no longer free at that time")
         taken = {a.operatory for a in busy if a.operatory} | {
-            h.operatory for h in holds if h.operatory and h.start < end and start < h.end
+            h.operatory for h in holds if h.operatory and h.overlaps(start, end)
         }
         if operatory is not None:
             if operatory in taken:
@@ -165,7 +173,7 @@ class SikkaWrites:
         await self._require(Capability.BOOK_APPOINTMENT)
         await self._require_provider(request.provider_id)
         await self._require_patient(request.patient_id)
-        end = start + request.duration
+        end = elapsed_after(start, request.duration)
         async with self._slot_lock:
             operatory = await self._choose_operatory(request.provider_id, request.operatory, start, end)
             body = {
@@ -214,7 +222,7 @@ class SikkaWrites:
         if new_provider is None:
             raise InvalidArgumentError("the appointment has no provider; pass provider_id")
         await self._require_provider(new_provider)
-        end = new_start + new_duration
+        end = elapsed_after(new_start, new_duration)
         async with self._slot_lock:
             new_operatory = await self._choose_operatory(
                 new_provider, operatory or current.operatory, new_start, end, ignore=current.id

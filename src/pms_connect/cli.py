@@ -1,0 +1,327 @@
+"""The ``pms-connect`` command: ``demo``, ``check``, ``sandbox`` and ``vault``.
+
+``demo`` is the README's main job: it runs the SDK against the embedded sandbox, offline, in virtual time
+(so a writeback that takes the practice 90 seconds completes at once). ``check`` is the scripted
+connection test for real credentials; ``sandbox`` serves the fake Sikka on loopback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any, TextIO
+
+from pms_connect.errors import PmsError
+from pms_connect.models import ConnectionCheck, FeatureSet, MatchStatus, ProviderKind
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from pms_connect.sikka import SikkaProvider
+
+__all__ = ["main"]
+
+ENV_PREFIX = "PMS_CONNECT_SIKKA_"
+_CREDENTIAL_FIELDS = ("app_id", "app_key", "office_id", "secret_key", "practice_id")
+
+
+def _console(no_color: bool, file: TextIO | None = None) -> Console:
+    try:
+        from rich.console import Console
+    except ImportError:  # pragma: no cover - depends on the installed extras
+        raise SystemExit("the pms-connect command needs its extra: pip install 'pms-connect[cli]'") from None
+    return Console(file=file, no_color=no_color, highlight=False, soft_wrap=False, width=110)
+
+
+def _sandbox_class() -> Any:
+    try:
+        from pms_connect.testing import SikkaSandbox
+    except ImportError as exc:  # pragma: no cover - depends on the installed extras
+        raise SystemExit(
+            f"the sandbox needs its extra ({exc.name} is missing): pip install 'pms-connect[sandbox,cli]'"
+        ) from None
+    return SikkaSandbox
+
+
+# -- check ------------------------------------------------------------------------------------------------
+
+
+async def _run_check(pms: SikkaProvider) -> tuple[ConnectionCheck, FeatureSet | None, int | None]:
+    check = await pms.test_connection()
+    if not check.ok:
+        return check, None, None
+    try:
+        features = await pms.get_features()
+        providers = len(await pms.providers.list().all())
+    except PmsError as exc:
+        return ConnectionCheck(ok=False, practice_name=check.practice_name, error=str(exc)), None, None
+    return check, features, providers
+
+
+def _credentials_from(args: argparse.Namespace) -> Any:
+    from pydantic import ValidationError
+
+    from pms_connect.sikka import SikkaCredentials
+
+    values = {}
+    for name in _CREDENTIAL_FIELDS:
+        value = getattr(args, name) or os.environ.get(ENV_PREFIX + name.upper())
+        if value:
+            values[name] = value
+    missing = [n for n in _CREDENTIAL_FIELDS[:4] if n not in values]
+    if missing:
+        env = ", ".join(ENV_PREFIX + n.upper() for n in missing)
+        raise SystemExit(f"missing credentials: pass --{missing[0].replace('_', '-')} ... or set {env}")
+    try:
+        return SikkaCredentials(**values)
+    except ValidationError as exc:
+        fields = ", ".join(str(e["loc"][0]) for e in exc.errors())
+        raise SystemExit(f"invalid credentials: {fields}") from None
+
+
+def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
+    async def run() -> tuple[ConnectionCheck, FeatureSet | None, int | None]:
+        if args.sandbox:
+            sandbox = _sandbox_class()(seed=args.seed)
+            async with sandbox.provider() as pms:
+                return await _run_check(pms)
+        from pms_connect.sikka import SikkaProvider
+
+        credentials = _credentials_from(args)
+        kwargs: dict[str, Any] = {"timezone": args.timezone}
+        if args.base_url:
+            kwargs["base_url"] = args.base_url
+        async with SikkaProvider(credentials, **kwargs) as pms:
+            return await _run_check(pms)
+
+    check, features, providers = asyncio.run(run())
+    if args.json:
+        payload = {
+            "ok": check.ok,
+            "practice_name": check.practice_name,
+            "pms_name": check.pms_name,
+            "latency_ms": check.latency_ms,
+            "error": check.error,
+            "capabilities": sorted(c.value for c in features.capabilities) if features else [],
+            "providers": providers,
+        }
+        out.write(json.dumps(payload) + "\n")
+        return 0 if check.ok else 1
+    console = _console(args.no_color, out)
+    if not check.ok:
+        console.print(f"[red]Connection check failed:[/red] {check.error}")
+        return 1
+    console.print(f"[green]Connected[/green] to {check.practice_name} ({check.pms_name}) in {check.latency_ms} ms")
+    if features is not None:
+        console.print("Capabilities: " + ", ".join(sorted(c.value for c in features.capabilities)))
+    console.print(f"Providers: {providers}")
+    return 0
+
+
+# -- demo -------------------------------------------------------------------------------------------------
+
+
+def _masked(first: str, last: str) -> str:
+    """Even sandbox names are shown the way a careful UI shows PHI: first name and an initial."""
+    return f"{first} {last[:1]}." if last else first
+
+
+async def _demo(console: Console, seed: int) -> int:
+    from rich.table import Table
+
+    from pms_connect.models import BookingRequest
+    from pms_connect.testing.clock import FakeClock
+
+    clock = FakeClock(start=datetime.now(timezone.utc).replace(microsecond=0))
+    sandbox = _sandbox_class()(seed=seed, clock=clock)
+    console.rule("pms_connect demo: the embedded Sikka sandbox (offline, virtual time)")
+    async with sandbox.provider() as pms:
+        check = await pms.test_connection()
+        if not check.ok:
+            console.print(f"[red]connection check failed:[/red] {check.error}")
+            return 1
+        console.print(f"1. Connection check: [green]ok[/green], {check.practice_name} on {check.pms_name}")
+
+        features = await pms.get_features()
+        console.print("2. Features: " + ", ".join(sorted(c.value for c in features.capabilities)))
+
+        providers = [p for p in await pms.providers.list(active_only=True).all() if not p.hidden]
+        table = Table(title="3. Providers")
+        for column in ("id", "name", "kind", "specialty"):
+            table.add_column(column)
+        for p in providers:
+            table.add_row(p.id, p.display_name, p.kind.value, p.specialty or "")
+        console.print(table)
+
+        caller = await _a_caller(pms)
+        if caller is None:
+            console.print("[red]the sandbox has no patient with a cell phone[/red]")
+            return 1
+        digits = "".join(ch for ch in caller.cell_phone or "" if ch.isdigit())[-10:]
+        spoken = f"+1 ({digits[:3]}) {digits[3:6]}-{digits[6:]}"
+        match = await pms.patients.match(phone=spoken)
+        console.print(f"4. Caller {spoken}: match is [bold]{match.status.value}[/bold]", end="")
+        if match.status is MatchStatus.AMBIGUOUS:
+            console.print(f" ({len(match.candidates)} patients share this phone); asking for the birthdate")
+            match = await pms.patients.match(phone=spoken, birthdate=caller.birthdate)
+            console.print(f"   with the birthdate: [bold]{match.status.value}[/bold]", end="")
+        patient = match.patient
+        console.print(f" -> {_masked(patient.first_name, patient.last_name)}" if patient else "")
+        if patient is None:
+            return 1
+
+        today = pms.today()
+        slots = await pms.appointments.find_slots(
+            start=today + timedelta(days=1),
+            end=today + timedelta(days=14),
+            duration=timedelta(minutes=30),
+            kinds=[ProviderKind.DENTIST],
+            limit=6,
+        )
+        names = {p.id: p.display_name for p in providers}
+        table = Table(title="5. The first open 30-minute slots with a dentist, next two weeks")
+        for column in ("start", "end", "dentist", "operatory"):
+            table.add_column(column)
+        for slot in slots:
+            table.add_row(
+                slot.start.strftime("%a %b %d %H:%M"),
+                slot.end.strftime("%H:%M"),
+                names.get(slot.provider_id or "", slot.provider_id or ""),
+                slot.operatory or "",
+            )
+        console.print(table)
+        if not slots:
+            console.print("[red]no open slots in the next two weeks[/red]")
+            return 1
+
+        slot = slots[0]
+        handle = await pms.appointments.book(
+            BookingRequest(
+                patient_id=patient.id,
+                provider_id=slot.provider_id or "",
+                start=slot.start,
+                duration=timedelta(minutes=30),
+                operatory=slot.operatory,
+                reason="Cleaning",
+            )
+        )
+        console.print(f"6. Booking sent: writeback {handle.id} queued at the practice")
+        started = clock.now()
+        waiting = asyncio.ensure_future(pms.writebacks.wait(handle, timeout=600))
+        with console.status("   waiting for the practice to apply it") as status:
+            while not waiting.done():
+                elapsed = int((clock.now() - started).total_seconds())
+                status.update(f"   waiting for the practice to apply it ({elapsed} s simulated)")
+                await asyncio.sleep(0.02)
+        result = waiting.result()
+        elapsed = int((clock.now() - started).total_seconds())
+        console.print(f"   writeback {result.status.value} after {elapsed} s (simulated): {result.message or ''}")
+        if result.created_id is None:
+            return 1
+        booked = await pms.appointments.get(result.created_id)
+        console.print(
+            f"7. In the PMS now: appointment {booked.id} on {booked.start:%a %b %d %H:%M} "
+            f"with {booked.provider_id} in {booked.operatory}"
+        )
+    console.rule("done")
+    return 0
+
+
+async def _a_caller(pms: SikkaProvider) -> Any:
+    """A patient with a cell phone, preferring one who shares the phone with a household member."""
+    page = await pms.patients.list()
+    with_phone = [p for p in page.items if p.cell_phone and p.birthdate]
+    by_phone: dict[str, list[Any]] = {}
+    for p in with_phone:
+        by_phone.setdefault("".join(c for c in p.cell_phone or "" if c.isdigit())[-10:], []).append(p)
+    shared = [group[0] for group in by_phone.values() if len(group) > 1]
+    return (shared or with_phone or [None])[0]
+
+
+def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
+    console = _console(args.no_color, out)
+    try:
+        return asyncio.run(_demo(console, args.seed))
+    except PmsError as exc:
+        console.print(f"[red]demo failed:[/red] {exc}")
+        return 1
+
+
+# -- sandbox ----------------------------------------------------------------------------------------------
+
+
+def cmd_sandbox(args: argparse.Namespace, out: TextIO) -> int:
+    sandbox = _sandbox_class()(seed=args.seed)
+    creds = sandbox.credentials
+    base_url = f"http://{args.host}:{args.port}/v4"
+    out.write(
+        "Sikka sandbox on loopback. It accepts these demo credentials (they open nothing real):\n"
+        f"  base_url    {base_url}\n"
+        f"  app_id      {creds.app_id}\n"
+        f"  app_key     {creds.app_key.get_secret_value()}\n"
+        f"  office_id   {creds.office_id}\n"
+        f"  secret_key  {creds.secret_key.get_secret_value()}\n"
+        f"  practice_id {creds.practice_id}\n"
+        f"  timezone    {sandbox.timezone}\n"
+    )
+    out.flush()
+    sandbox.serve(host=args.host, port=args.port)
+    return 0
+
+
+# -- parser -----------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pms-connect", description="Dental PMS integrations, from the shell.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="walk through the SDK against the embedded sandbox (offline)")
+    demo.add_argument("--seed", type=int, default=7, help="the sandbox practice's seed")
+    demo.add_argument("--no-color", action="store_true")
+    demo.set_defaults(handler=cmd_demo)
+
+    check = sub.add_parser("check", help="test a connection: real credentials, or --sandbox")
+    check.add_argument("--sandbox", action="store_true", help="check the embedded sandbox instead")
+    check.add_argument("--seed", type=int, default=7)
+    for name in _CREDENTIAL_FIELDS:
+        check.add_argument(f"--{name.replace('_', '-')}", dest=name, help=f"default: ${ENV_PREFIX}{name.upper()}")
+    check.add_argument("--timezone", default=os.environ.get(ENV_PREFIX + "TIMEZONE", "America/Chicago"))
+    check.add_argument("--base-url", default=os.environ.get(ENV_PREFIX + "BASE_URL"))
+    check.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    check.add_argument("--no-color", action="store_true")
+    check.set_defaults(handler=cmd_check)
+
+    serve = sub.add_parser("sandbox", help="serve the fake Sikka on loopback")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--seed", type=int, default=7)
+    serve.set_defaults(handler=cmd_sandbox)
+
+    try:
+        from pms_connect._cli_vault import add_vault_commands
+    except ImportError:  # pragma: no cover
+        pass
+    else:
+        add_vault_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "vault":
+        from pms_connect._cli_vault import run_vault_args
+
+        return run_vault_args(args, stdout=out)
+    result: int = args.handler(args, out or sys.stdout)
+    return result
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
