@@ -86,11 +86,17 @@ def _credentials_from(args: argparse.Namespace) -> Any:
 
 def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
     async def run() -> tuple[ConnectionCheck, FeatureSet | None, int | None]:
+        from pms_connect.sikka import SikkaProvider
+
         if args.sandbox:
             sandbox = _sandbox_class()(seed=args.seed)
-            async with sandbox.provider() as pms:
+            given = any(getattr(args, name) for name in _CREDENTIAL_FIELDS)
+            # With credential flags, check those credentials against the sandbox (e.g. to see a refusal).
+            credentials = _credentials_from(args) if given else sandbox.credentials
+            async with SikkaProvider(
+                credentials, timezone=sandbox.timezone, base_url=sandbox.base_url, transport=sandbox.transport
+            ) as pms:
                 return await _run_check(pms)
-        from pms_connect.sikka import SikkaProvider
 
         credentials = _credentials_from(args)
         kwargs: dict[str, Any] = {"timezone": args.timezone}

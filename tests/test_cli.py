@@ -1,0 +1,111 @@
+"""The pms-connect command: demo, check (in-process and against the sandbox served on loopback), sandbox."""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from pms_connect.cli import main
+from pms_connect.testing import SikkaSandbox
+
+
+def run(*argv: str) -> tuple[int, str]:
+    out = io.StringIO()
+    code = main(list(argv), out=out)
+    return code, out.getvalue()
+
+
+def test_demo_walks_through_every_step_and_exits_zero() -> None:
+    code, text = run("demo", "--no-color")
+    assert code == 0, text
+    for step in ("1. Connection check: ok", "2. Features:", "3. Providers", "4. Caller", "5. The first open"):
+        assert step in text
+    assert "6. Booking sent: writeback" in text
+    assert "writeback written after" in text
+    assert "7. In the PMS now: appointment" in text
+
+
+def test_check_sandbox_exits_zero_and_reports_the_practice() -> None:
+    code, text = run("check", "--sandbox", "--no-color")
+    assert code == 0, text
+    assert "Connected to Maplewood Family Dental (Dentrix)" in text
+    assert "Providers: " in text
+
+
+def test_check_json_is_one_object() -> None:
+    code, text = run("check", "--sandbox", "--json")
+    assert code == 0
+    payload = json.loads(text)
+    assert payload["ok"] is True
+    assert "book_appointment" in payload["capabilities"]
+    assert payload["providers"] >= 6
+
+
+def test_check_with_wrong_credentials_exits_non_zero_with_the_reason() -> None:
+    good = SikkaSandbox().credentials
+    code, text = run(
+        "check",
+        "--sandbox",
+        "--json",
+        f"--app-id={good.app_id}",
+        f"--app-key={good.app_key.get_secret_value()}",
+        f"--office-id={good.office_id}",
+        "--secret-key=not-the-secret-canary",
+    )
+    assert code == 1
+    payload = json.loads(text)
+    assert payload["ok"] is False
+    assert "refused the credentials" in payload["error"]
+    assert "not-the-secret-canary" not in text
+
+
+def test_check_with_missing_credentials_names_the_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("APP_ID", "APP_KEY", "OFFICE_ID", "SECRET_KEY"):
+        monkeypatch.delenv(f"PMS_CONNECT_SIKKA_{name}", raising=False)
+    with pytest.raises(SystemExit, match="PMS_CONNECT_SIKKA_APP_ID"):
+        run("check")
+
+
+@pytest.fixture
+def served_sandbox() -> Iterator[tuple[SikkaSandbox, str]]:
+    """The sandbox served by uvicorn in a thread, on a loopback socket that listens before the thread starts
+    (connections wait in its backlog, so there is nothing to poll for)."""
+    import uvicorn
+
+    sandbox = SikkaSandbox(seed=7)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    port = listener.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(sandbox.app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    try:
+        yield sandbox, f"http://127.0.0.1:{port}/v4"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        listener.close()
+
+
+def test_check_against_the_sandbox_served_on_loopback(
+    served_sandbox: tuple[SikkaSandbox, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox, base_url = served_sandbox
+    creds = sandbox.credentials
+    monkeypatch.setenv("PMS_CONNECT_SIKKA_APP_ID", creds.app_id)
+    monkeypatch.setenv("PMS_CONNECT_SIKKA_APP_KEY", creds.app_key.get_secret_value())
+    monkeypatch.setenv("PMS_CONNECT_SIKKA_OFFICE_ID", creds.office_id)
+    monkeypatch.setenv("PMS_CONNECT_SIKKA_SECRET_KEY", creds.secret_key.get_secret_value())
+    code, text = run("check", "--json", f"--base-url={base_url}")
+    assert code == 0, text
+    assert json.loads(text)["practice_name"] == "Maplewood Family Dental"
+    monkeypatch.setenv("PMS_CONNECT_SIKKA_SECRET_KEY", "wrong")
+    code, text = run("check", "--json", f"--base-url={base_url}")
+    assert code == 1
+    assert json.loads(text)["ok"] is False
