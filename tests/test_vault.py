@@ -521,17 +521,3 @@ def test_a_vault_cannot_be_pickled() -> None:
 
 def test_repr_shows_key_ids_only() -> None:
     assert repr(make_vault("k2", "k1")) == "CredentialVault(active_key_id='k2', key_ids=['k2', 'k1'])"
-
-
-# -- the credentials guide ----------------------------------------------------------------------------------
-
-
-def test_the_credentials_guide_python_blocks_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    guide = Path(__file__).resolve().parents[1] / "docs" / "guides" / "credentials.md"
-    blocks = re.findall(r"```python\n(.*?)```", guide.read_text(encoding="utf-8"), flags=re.DOTALL)
-    assert len(blocks) >= 3
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("PMS_CONNECT_VAULT_KEYS", f"k2:{CredentialVault.generate_key()},k1:{b64(KEY1)}")
-    namespace: dict[str, object] = {"__name__": "credentials_guide"}
-    for block in blocks:
-        exec(compile(block, str(guide), "exec"), namespace)  # noqa: S102
