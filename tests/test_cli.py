@@ -109,3 +109,32 @@ def test_check_against_the_sandbox_served_on_loopback(
     code, text = run("check", "--json", f"--base-url={base_url}")
     assert code == 1
     assert json.loads(text)["ok"] is False
+
+
+def test_sandbox_command_prints_the_credentials_it_accepts(monkeypatch: pytest.MonkeyPatch) -> None:
+    served: list[tuple[str, int]] = []
+    monkeypatch.setattr(SikkaSandbox, "serve", lambda self, host, port: served.append((host, port)))
+    code, text = run("sandbox", "--port", "8799")
+    creds = SikkaSandbox().credentials
+    assert code == 0
+    assert served == [("127.0.0.1", 8799)]
+    assert "http://127.0.0.1:8799/v4" in text
+    for value in (
+        creds.app_id,
+        creds.app_key.get_secret_value(),
+        creds.office_id,
+        creds.secret_key.get_secret_value(),
+    ):
+        assert value in text
+
+
+def test_the_connection_test_example_runs_against_the_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
+    import runpy
+    import sys
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "connection_test.py"
+    monkeypatch.setattr(sys, "argv", [str(example), "--sandbox"])
+    with pytest.raises(SystemExit) as exit_:
+        runpy.run_path(str(example), run_name="__main__")
+    assert exit_.value.code == 0

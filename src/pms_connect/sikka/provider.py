@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from types import TracebackType
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import httpx
 
@@ -31,6 +31,9 @@ from pms_connect.sikka._resources import (
 from pms_connect.sikka._writebacks import SikkaWritebackSource
 from pms_connect.sikka._writes import SikkaWrites
 from pms_connect.sikka.credentials import SikkaCredentials
+
+if TYPE_CHECKING:
+    from pms_connect.protocol import PmsProvider
 from pms_connect.tokens import TokenStore
 from pms_connect.writeback import PollSchedule, WritebackLedger, WritebackPoller
 
@@ -322,3 +325,9 @@ class SikkaProvider:
 
 def _elapsed_ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
+
+
+if TYPE_CHECKING:  # mypy proves here that SikkaProvider implements the provider-neutral protocol
+
+    def _implements_the_protocol(pms: SikkaProvider) -> PmsProvider:
+        return pms
