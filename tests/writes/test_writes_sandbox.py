@@ -308,3 +308,15 @@ async def test_interactive_calls_keep_flowing_while_the_poller_is_busy(
         assert pms.writebacks.pending_count == 8
     # Ten reads at 30 requests/min need at most ~20 s of bucket time; the poller could not starve them.
     assert interactive_elapsed <= timedelta(seconds=25)
+
+
+async def test_check_spu_refuses_a_write_at_once_while_the_utility_is_offline(sandbox: SikkaSandbox) -> None:
+    from pms_connect import PreconditionFailedError
+
+    sandbox.faults.utility_online = False
+    async with sandbox.provider(check_spu=True) as pms:
+        patient_id = await a_patient(pms)
+        with pytest.raises(PreconditionFailedError, match="offline"):
+            await pms.appointments.book(booking(pms, patient_id, at(pms, next_weekday(pms.today(), 2), 6)))
+    assert writes_sent(sandbox) == ["POST /v4/appointment"]
+    assert [w for w in sandbox.writebacks if not w.deleted] == []

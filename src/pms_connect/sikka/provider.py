@@ -82,7 +82,9 @@ class SikkaProvider:
     ``timezone`` is the practice's IANA zone: Sikka sends wall-clock times without one. Pass either an
     ``http_client`` you own (it is not closed by :meth:`aclose`) or a ``transport`` (e.g. the sandbox's).
     ``rate_limit`` is requests per minute (or a :class:`RateLimit`); a shared :class:`RateLimiter` can be
-    passed as ``limiter`` so several providers spend one budget.
+    passed as ``limiter`` so several providers spend one budget. With ``check_spu=True`` a write is refused
+    at once (:class:`~pms_connect.errors.PreconditionFailedError`) while the practice's utility is offline,
+    instead of being queued until it comes back.
     """
 
     def __init__(
@@ -103,6 +105,7 @@ class SikkaProvider:
         reference_ttl: timedelta = timedelta(minutes=15),
         writeback_ledger: WritebackLedger | None = None,
         poll_schedule: PollSchedule | None = None,
+        check_spu: bool = False,
     ) -> None:
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
@@ -122,6 +125,7 @@ class SikkaProvider:
         )
         self.clock = self.client.clock
         self.page_size = page_size
+        self.check_spu = check_spu
         self.reference_ttl = reference_ttl
         self._practice_info: tuple[float, PracticeInfo] | None = None
         self._reference: dict[str, tuple[float, Any]] = {}
