@@ -291,3 +291,15 @@ def test_row_to_result_from_the_documented_answer():
     assert result.status is WritebackState.WRITTEN
     assert result.created_id == "812"
     assert result.completed_at == datetime(2020, 12, 4, 13, 54, 16, tzinfo=CHICAGO)
+
+
+def test_a_completed_row_with_no_status_and_no_error_is_written() -> None:
+    from zoneinfo import ZoneInfo
+
+    from pms_connect.models import WritebackState
+    from pms_connect.sikka import _wire as w
+    from pms_connect.sikka._writebacks import row_to_result
+
+    row = w.WritebackStatusRow(id="9", is_completed="True", has_error="False", status="", created_id="77")
+    result = row_to_result(row, ZoneInfo("America/Chicago"))
+    assert (result.status, result.created_id) == (WritebackState.WRITTEN, "77")

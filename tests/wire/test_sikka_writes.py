@@ -1121,14 +1121,6 @@ RESCHEDULE_BODY = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: find_logged requires the path's first segment ('appointments') inside the row's api_name, but "
-        "Sikka's documented writebacks row for a PATCH /appointments/{id} has api_name 'appointment' (so does "
-        "the sandbox, for PUT and PATCH): a logged reschedule/cancel is never found and is sent a second time"
-    ),
-)
 @pytest.mark.parametrize(
     ("method", "operation", "fields"),
     [
@@ -1159,17 +1151,7 @@ async def test_a_logged_update_is_found_with_sikkas_api_name(sikka, office, pms,
     "api_name",
     [
         "appointment",
-        pytest.param(
-            "appointments",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason=(
-                    "BUG: change_status reconciles on match=('value',) only: a cancel of ANOTHER appointment "
-                    "logged in the window (its appointment_sr_no/id differ) is adopted as this write's handle, "
-                    "and this cancel is never sent. (With api_name 'appointment' the api_name bug hides it.)"
-                ),
-            ),
-        ),
+        "appointments",
     ],
 )
 async def test_a_logged_cancel_of_another_appointment_is_not_adopted(sikka, office, pms, api_name):
@@ -1185,14 +1167,6 @@ async def test_a_logged_cancel_of_another_appointment_is_not_adopted(sikka, offi
     assert route.call_count == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: find_logged promises a writeback 'logged since `since`' but never compares command_time: an "
-        "identical booking logged the day before (e.g. booked, cancelled, rebooked) is adopted, so a write "
-        "that never reached Sikka is reported by the old writeback's outcome and never sent"
-    ),
-)
 async def test_a_matching_write_logged_before_this_one_was_sent_is_not_adopted(sikka, office, pms):
     office.logged = [book_logged("275001", command_time="2026-11-30T09:12:00")]
     office.logged[0]["result"] = "success"
@@ -1206,14 +1180,6 @@ async def test_a_matching_write_logged_before_this_one_was_sent_is_not_adopted(s
     assert post.call_count == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: GET /writebacks is app-level (every office of the app) but find_logged ignores office_id and "
-        "practice_id: another office's identical-looking write (same patient id, amount and day; PMS ids are "
-        "small integers shared across practices) is adopted and this payment is never sent"
-    ),
-)
 async def test_another_offices_write_is_not_adopted(sikka, office, pms):
     fields = {
         "patient_id": "79",

@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlparse
+from zoneinfo import ZoneInfo
 
 from pms_connect.errors import PmsStatusError
 from pms_connect.models import Writeback, WritebackKind, WritebackResult, WritebackState
@@ -50,7 +51,8 @@ def row_to_result(row: w.WritebackStatusRow, zone: Any) -> WritebackResult:
     completed_at = row.completed_time.replace(tzinfo=zone) if row.completed_time else None
     if not completed:
         return WritebackResult(writeback_id=row.id, status=WritebackState.PENDING)
-    failed = bool(row.has_error) or (row.status or "").lower() != "success"
+    status = (row.status or "").strip().lower()
+    failed = bool(row.has_error) or (status != "" and status != "success")
     if failed:
         return WritebackResult(
             writeback_id=row.id,
@@ -145,20 +147,34 @@ class SikkaWritebackSource:
         return True
 
     async def find_logged(
-        self, *, method: str, api_name: str, since: datetime, matches: dict[str, str]
+        self,
+        *,
+        method: str,
+        api_name: str,
+        since: datetime,
+        matches: dict[str, str],
+        target_id: str | None = None,
     ) -> str | None:
-        """The id of a writeback logged since ``since`` whose request body carries ``matches``: used to
-        reconcile after an ambiguous failure of a write."""
+        """The id of a writeback this office logged since ``since`` with the same method, resource, target
+        and request fields: used to reconcile after an ambiguous failure of a write, never to guess."""
         zone = self._pms.timezone
         end = self._pms.today() + timedelta(days=1)
         start = max(since.astimezone(zone).date() - timedelta(days=1), end - MAX_WINDOW + timedelta(days=1))
-        rows = await self._list_raw(start, end)
-        for row in rows:
+        office = self._pms.credentials.office_id
+        for row in reversed(await self._list_raw(start, end)):  # the latest first
             if (row.get("method") or "").upper() != method.upper():
                 continue
-            if api_name.lower() not in (row.get("api_name") or "").lower():
+            if _resource(row.get("api_name") or "") != _resource(api_name):
+                continue
+            if row.get("office_id") and row.get("office_id") != office:
+                continue  # the list covers every office of the app
+            if not _logged_since(row.get("command_time"), since, zone):
                 continue
             body = _request_fields(row.get("api_request_body") or "")
+            if body.get("practice_id", self._pms.practice_id) != self._pms.practice_id:
+                continue
+            if target_id is not None and target_id not in (body.get("id"), body.get("appointment_sr_no")):
+                continue
             if all(body.get(key) == value for key, value in matches.items()):
                 return str(row.get("id"))
         return None
@@ -175,6 +191,27 @@ class SikkaWritebackSource:
             priority=Priority.BACKGROUND,
         )
         return await pager.all()
+
+
+def _resource(api_name: str) -> str:
+    """``appointments`` and ``appointment`` name the same resource in Sikka's writeback rows."""
+    return api_name.strip().lower().removesuffix("s")
+
+
+_CLOCK_SLACK = timedelta(minutes=5)
+
+
+def _logged_since(command_time: Any, since: datetime, zone: ZoneInfo) -> bool:
+    """Whether a row's ``command_time`` is not before ``since``. Sikka does not say which zone the time is
+    in, so it is read both as UTC and as practice-local time, with a few minutes of slack for clocks."""
+    try:
+        logged = w.parse_datetime(command_time)
+    except ValueError:
+        return True  # unreadable: let the request fields decide
+    if logged is None:
+        return True
+    earliest = since - _CLOCK_SLACK
+    return logged.replace(tzinfo=timezone.utc) >= earliest or logged.replace(tzinfo=zone) >= earliest
 
 
 def _request_fields(body: str) -> dict[str, str]:

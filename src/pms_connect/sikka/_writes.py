@@ -369,6 +369,7 @@ class SikkaWrites:
                         api_name=api_name,
                         since=sent_at,
                         matches={k: body[k] for k in match if k in body},
+                        target_id=appointment_id,
                     )
                 except PmsError as lookup_error:
                     raise PmsConnectionError(
