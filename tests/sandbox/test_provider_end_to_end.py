@@ -387,14 +387,6 @@ class DailyQuotaSpent(httpx.AsyncBaseTransport):
         return httpx.Response(429, json=body, headers={"X-Rate-Limit-Reset": "30"})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: src/pms_connect/sikka/_client.py classify_sikka_response (line 92) builds every RateLimitError "
-        "with the default retryable=True, so a daily data quota (API2011) is retried max_attempts times; "
-        'pass retryable=code != "API2011"'
-    ),
-)
 async def test_daily_data_quota_refusal_is_not_retried(sandbox: SikkaSandbox) -> None:
     quota = DailyQuotaSpent(sandbox.transport)
     async with provider_over(sandbox, quota) as pms:

@@ -89,7 +89,15 @@ def classify_sikka_response(response: httpx.Response, summary: str) -> PmsError 
         message = f"Sikka answered HTTP {response.status_code}"
     assert message is not None
     if error_class is RateLimitError:
-        return RateLimitError(message, code=code, status_code=response.status_code, request=summary, body=body)
+        # The daily data quota (API2011) does not come back within a retry's wait: not retryable.
+        return RateLimitError(
+            message,
+            code=code,
+            status_code=response.status_code,
+            request=summary,
+            body=body,
+            retryable=code != "API2011",
+        )
     return error_class(message, code=code, status_code=response.status_code, request=summary, body=body)
 
 
