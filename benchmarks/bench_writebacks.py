@@ -22,7 +22,6 @@ from datetime import datetime, timedelta, timezone
 from pms_connect.models import Writeback, WritebackKind, WritebackResult
 from pms_connect.ratelimit import RateLimit, RateLimiter
 from pms_connect.testing import FakeClock, SikkaSandbox
-from pms_connect.writeback import WritebackPoller
 
 START = datetime(2026, 12, 1, 15, 0, tzinfo=timezone.utc)
 
@@ -104,7 +103,7 @@ async def batched(count: int, seed: int, budget: int) -> Run:
         def seen(result: WritebackResult) -> None:
             detected[result.writeback_id] = clock.now()
 
-        poller: WritebackPoller = pms.writebacks
+        poller = pms.writebacks
         for handle in writebacks:
             await poller.track(handle, callback=seen)
         await asyncio.gather(*(poller.wait(h) for h in writebacks))

@@ -21,7 +21,7 @@ import inspect
 import json
 import logging
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -33,6 +33,7 @@ from pms_connect.models import Writeback, WritebackResult, WritebackState
 from pms_connect.protocol import WritebackCallback
 
 __all__ = [
+    "BoundWritebacks",
     "InMemoryWritebackLedger",
     "PollSchedule",
     "SqliteWritebackLedger",
@@ -46,10 +47,20 @@ logger = logging.getLogger("pms_connect.writeback")
 
 @runtime_checkable
 class WritebackSource(Protocol):
-    """How a provider reports on its queued writes."""
+    """How a provider reports on its queued writes.
 
-    async def poll(self, handles: Sequence[Writeback]) -> dict[str, WritebackResult]:
-        """Results for as many ``handles`` as one cheap request can tell (pending ones included)."""
+    Sources with the same ``batch_key`` can answer for each other's handles in :meth:`poll` (at Sikka: every
+    practice of one app, whose writebacks one app-level list reports), so a poller shared by many providers
+    spends one request a round on all of them.
+    """
+
+    @property
+    def batch_key(self) -> str: ...
+
+    async def poll(self, handles: Sequence[Writeback]) -> Mapping[str, WritebackResult | None]:
+        """What one cheap request tells about ``handles``: a result (pending included), or None for a handle
+        that is done but whose outcome needs :meth:`check` (of its own source). Handles left out are unknown
+        to the batch and are checked one by one, a few a round."""
         ...
 
     async def check(self, handle: Writeback) -> WritebackResult:
@@ -152,6 +163,7 @@ class PollSchedule:
 @dataclass
 class _Entry:
     handle: Writeback
+    source: WritebackSource
     due: datetime
     result: WritebackResult
     deadline: datetime | None
@@ -161,11 +173,16 @@ class _Entry:
 
 
 class WritebackPoller:
-    """Follows pending writebacks to a terminal state, for ``wait``, ``status``, ``cancel`` and callbacks."""
+    """Follows pending writebacks to a terminal state, for ``wait``, ``status``, ``cancel`` and callbacks.
+
+    One poller can serve many providers (``SikkaProvider(writeback_poller=shared)``): each handle keeps the
+    source it came from, and handles whose sources share a ``batch_key`` are polled with one request.
+    ``source`` is the default for calls that name none.
+    """
 
     def __init__(
         self,
-        source: WritebackSource,
+        source: WritebackSource | None = None,
         *,
         clock: Clock | None = None,
         ledger: WritebackLedger | None = None,
@@ -186,12 +203,23 @@ class WritebackPoller:
 
     # -- public surface ---------------------------------------------------------------------------------
 
+    def _resolve(self, source: WritebackSource | None) -> WritebackSource:
+        chosen = source or self._source
+        if chosen is None:
+            raise ValueError("this poller has no default source: pass source=")
+        return chosen
+
+    def _source_of(self, handle: Writeback, source: WritebackSource | None) -> WritebackSource:
+        entry = self._entries.get(handle.id)
+        return source or (entry.source if entry is not None else self._resolve(None))
+
     async def track(
         self,
         handle: Writeback,
         *,
         callback: WritebackCallback | None = None,
         deadline: datetime | None = None,
+        source: WritebackSource | None = None,
     ) -> None:
         """Start following ``handle`` (idempotent). ``deadline`` (or the handle's own) ends it as timed out."""
         if handle.id not in self._entries and handle.id not in self._finished:
@@ -206,6 +234,7 @@ class WritebackPoller:
         if entry is None:
             entry = _Entry(
                 handle=handle,
+                source=self._resolve(source),
                 due=max(handle.submitted_at + self.schedule.min_interval, self._clock.now()),
                 result=WritebackResult(writeback_id=handle.id, status=WritebackState.PENDING),
                 deadline=handle.deadline,
@@ -218,7 +247,9 @@ class WritebackPoller:
         self._ensure_running()
         self._wake.set()
 
-    def on_complete(self, handle: Writeback, callback: WritebackCallback) -> None:
+    def on_complete(
+        self, handle: Writeback, callback: WritebackCallback, *, source: WritebackSource | None = None
+    ) -> None:
         """Call ``callback(result)`` once ``handle`` reaches a terminal state (at once if it has)."""
         finished = self._finished.get(handle.id)
         if finished is not None:
@@ -226,11 +257,17 @@ class WritebackPoller:
             return
         entry = self._entries.get(handle.id)
         if entry is None:
-            self._spawn(self.track(handle, callback=callback))
+            self._spawn(self.track(handle, callback=callback, source=source))
         else:
             entry.callbacks.append(callback)
 
-    async def wait(self, handle: Writeback, *, timeout: float | timedelta | None = None) -> WritebackResult:
+    async def wait(
+        self,
+        handle: Writeback,
+        *,
+        timeout: float | timedelta | None = None,
+        source: WritebackSource | None = None,
+    ) -> WritebackResult:
         """Wait for the terminal result. A ``timeout`` is a deadline for the write itself: when it passes,
         the pending write is withdrawn at the PMS and the result is ``timed_out`` (to keep waiting without
         giving up on the write, use :meth:`on_complete`)."""
@@ -240,7 +277,7 @@ class WritebackPoller:
             if seconds < 0:
                 raise ValueError("timeout must not be negative")
             deadline = self._clock.now() + timedelta(seconds=seconds)
-        await self.track(handle, deadline=deadline)
+        await self.track(handle, deadline=deadline, source=source)
         finished = self._finished.get(handle.id)
         if finished is not None:
             return finished
@@ -248,22 +285,23 @@ class WritebackPoller:
         self._entries[handle.id].waiters.append(future)
         return await future
 
-    async def status(self, handle: Writeback) -> WritebackResult:
+    async def status(self, handle: Writeback, *, source: WritebackSource | None = None) -> WritebackResult:
         """The terminal result if known, else one fresh check at the PMS."""
         finished = self._finished.get(handle.id)
         if finished is not None:
             return finished
-        result = await self._source.check(handle)
+        result = await self._source_of(handle, source).check(handle)
         if result.status.terminal:
             await self._track_and_settle(handle, result)
         return result
 
-    async def cancel(self, handle: Writeback) -> WritebackResult:
+    async def cancel(self, handle: Writeback, *, source: WritebackSource | None = None) -> WritebackResult:
         """Withdraw a pending write. If it already completed, the real outcome is returned instead."""
         finished = self._finished.get(handle.id)
         if finished is not None:
             return finished
-        if await self._source.withdraw(handle):
+        chosen = self._source_of(handle, source)
+        if await chosen.withdraw(handle):
             result = WritebackResult(
                 writeback_id=handle.id,
                 status=WritebackState.CANCELLED,
@@ -271,15 +309,21 @@ class WritebackPoller:
                 completed_at=self._clock.now(),
             )
         else:
-            result = await self._source.check(handle)
+            result = await chosen.check(handle)
         await self._track_and_settle(handle, result)
         return result
 
-    async def resume(self) -> int:
-        """Track every handle the ledger holds as pending (after a restart); returns how many."""
-        handles = await self._ledger.pending()
+    async def resume(
+        self,
+        *,
+        source: WritebackSource | None = None,
+        only: Callable[[Writeback], bool] | None = None,
+    ) -> int:
+        """Track the handles the ledger holds as pending (after a restart), those ``only`` accepts, with
+        ``source``; returns how many."""
+        handles = [h for h in await self._ledger.pending() if only is None or only(h)]
         for handle in handles:
-            await self.track(handle)
+            await self.track(handle, source=source)
         return len(handles)
 
     @property
@@ -287,6 +331,7 @@ class WritebackPoller:
         return len(self._entries)
 
     async def aclose(self) -> None:
+        """Stop polling (pending handles stay in the ledger for :meth:`resume`)."""
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -340,46 +385,60 @@ class WritebackPoller:
     async def _round(self, due: list[_Entry]) -> None:
         self.rounds += 1
         now = self._clock.now()
-        # One batched request covers every pending handle, due or not: it costs the same.
-        batch = list(self._entries.values())
-        try:
-            results = await self._source.poll([e.handle for e in batch])
-        except PmsError as exc:
-            logger.warning("writeback poll failed (%s); backing off", type(exc).__name__)
-            for entry in due:
-                entry.due = now + self.schedule.error_backoff
-            return
+        # One batched request per batch key covers every pending handle of it, due or not: it costs the same.
+        groups: dict[str, list[_Entry]] = {}
+        for entry in self._entries.values():
+            if not entry.settling:
+                groups.setdefault(entry.source.batch_key, []).append(entry)
+        failed_keys: set[str] = set()
         unknown: list[_Entry] = []
-        for entry in batch:
-            result = results.get(entry.handle.id)
-            if result is None:
-                if entry in due:
-                    unknown.append(entry)
-            elif result.status.terminal:
-                await self._settle(entry, result)
+        for key, group in groups.items():
+            try:
+                results = await group[0].source.poll([e.handle for e in group])
+            except PmsError as exc:
+                logger.warning("writeback poll failed (%s); backing off", type(exc).__name__)
+                failed_keys.add(key)
+                continue
+            for entry in group:
+                if entry.handle.id not in results:
+                    if entry in due:
+                        unknown.append(entry)
+                    continue
+                result = results[entry.handle.id]
+                if result is None:
+                    await self._check(entry)  # done at the PMS: read its outcome from its own source
+                elif result.status.terminal:
+                    await self._settle(entry, result)
         unknown.sort(key=lambda e: e.due)
         for entry in unknown[: self.schedule.max_single_checks]:
-            try:
-                result = await self._source.check(entry.handle)
-            except PmsError as exc:
-                logger.warning("writeback check failed (%s)", type(exc).__name__)
-                continue
-            if result.status.terminal:
-                await self._settle(entry, result)
+            await self._check(entry)
         for entry in due:
-            if entry.handle.id in self._entries:
+            if entry.handle.id not in self._entries:
+                continue
+            if entry.source.batch_key in failed_keys:
+                entry.due = now + self.schedule.error_backoff
+            else:
                 entry.due = now + self.schedule.interval(now - entry.handle.submitted_at)
+
+    async def _check(self, entry: _Entry) -> None:
+        try:
+            result = await entry.source.check(entry.handle)
+        except PmsError as exc:
+            logger.warning("writeback check failed (%s)", type(exc).__name__)
+            return
+        if result.status.terminal:
+            await self._settle(entry, result)
 
     async def _expire(self, entry: _Entry) -> None:
         try:
-            withdrawn = await self._source.withdraw(entry.handle)
+            withdrawn = await entry.source.withdraw(entry.handle)
         except PmsError as exc:
             logger.warning("could not withdraw a timed-out writeback (%s)", type(exc).__name__)
             withdrawn = None
         if withdrawn is False:
             # Too late to withdraw: it completed. Report what really happened.
             with contextlib.suppress(PmsError):
-                result = await self._source.check(entry.handle)
+                result = await entry.source.check(entry.handle)
                 if result.status.terminal:
                     await self._settle(entry, result)
                     return
@@ -424,6 +483,43 @@ class WritebackPoller:
         for waiter in entry.waiters:
             if not waiter.done():
                 waiter.set_result(result)
+
+
+class BoundWritebacks:
+    """One provider's view of a (possibly shared) poller: every call carries that provider's source."""
+
+    def __init__(self, poller: WritebackPoller, source: WritebackSource, *, owns_poller: bool) -> None:
+        self.poller = poller
+        self.source = source
+        self._owns_poller = owns_poller
+
+    async def track(
+        self, handle: Writeback, *, callback: WritebackCallback | None = None, deadline: datetime | None = None
+    ) -> None:
+        await self.poller.track(handle, callback=callback, deadline=deadline, source=self.source)
+
+    async def status(self, handle: Writeback) -> WritebackResult:
+        return await self.poller.status(handle, source=self.source)
+
+    async def wait(self, handle: Writeback, *, timeout: float | timedelta | None = None) -> WritebackResult:
+        return await self.poller.wait(handle, timeout=timeout, source=self.source)
+
+    async def cancel(self, handle: Writeback) -> WritebackResult:
+        return await self.poller.cancel(handle, source=self.source)
+
+    def on_complete(self, handle: Writeback, callback: WritebackCallback) -> None:
+        self.poller.on_complete(handle, callback, source=self.source)
+
+    async def resume(self, *, only: Callable[[Writeback], bool] | None = None) -> int:
+        return await self.poller.resume(source=self.source, only=only)
+
+    @property
+    def pending_count(self) -> int:
+        return self.poller.pending_count
+
+    async def aclose(self) -> None:
+        if self._owns_poller:
+            await self.poller.aclose()
 
 
 async def _call(callback: WritebackCallback, result: WritebackResult) -> None:

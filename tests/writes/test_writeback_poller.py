@@ -21,6 +21,8 @@ from pms_connect.writeback import (
 class ScriptedSource:
     """Writebacks that complete at scripted times; counts the requests it is asked to make."""
 
+    batch_key = "scripted"
+
     def __init__(self, clock: FakeClock) -> None:
         self.clock = clock
         self.outcomes: dict[str, tuple[datetime, WritebackResult]] = {}

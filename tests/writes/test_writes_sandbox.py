@@ -320,3 +320,40 @@ async def test_check_spu_refuses_a_write_at_once_while_the_utility_is_offline(sa
             await pms.appointments.book(booking(pms, patient_id, at(pms, next_weekday(pms.today(), 2), 6)))
     assert writes_sent(sandbox) == ["POST /v4/appointment"]
     assert [w for w in sandbox.writebacks if not w.deleted] == []
+
+
+async def test_one_poller_serves_every_practice_with_one_request_a_round(
+    sandbox: SikkaSandbox, clock: FakeClock
+) -> None:
+    from pms_connect.writeback import WritebackPoller
+
+    shared = WritebackPoller(clock=clock)
+    second_practice = sandbox.credentials.model_copy(update={"practice_id": "2"})
+    async with (
+        sandbox.provider(writeback_poller=shared) as first,
+        SikkaProvider(
+            second_practice,
+            timezone=sandbox.timezone,
+            base_url=sandbox.base_url,
+            transport=sandbox.transport,
+            clock=clock,
+            writeback_poller=shared,
+        ) as second,
+    ):
+        handles = []
+        for pms in (first, second):
+            patient_id = await a_patient(pms)
+            provider_id = (await pms.known_providers())[0].id
+            start = at(pms, next_weekday(pms.today(), 3), 6)
+            handles.append(
+                (pms, await pms.appointments.book(booking(pms, patient_id, start, provider_id=provider_id)))
+            )
+        assert shared.pending_count == 2
+        results = [await pms.writebacks.wait(handle) for pms, handle in handles]
+        assert [r.status for r in results] == [WritebackState.WRITTEN, WritebackState.WRITTEN]
+        for (pms, _), result in zip(handles, results, strict=True):
+            assert result.created_id is not None
+            assert (await pms.appointments.get(result.created_id)).practice_id == pms.practice_id
+    lists = [r for r in sandbox.requests if r.path == "/v4/writebacks" and r.method == "GET"]
+    assert len(lists) == shared.rounds  # one list request a round for both practices, not one each
+    await shared.aclose()

@@ -86,14 +86,18 @@ class SikkaWritebackSource:
     def __init__(self, pms: SikkaProvider) -> None:
         self._pms = pms
 
-    async def poll(self, handles: Sequence[Writeback]) -> dict[str, WritebackResult]:
+    @property
+    def batch_key(self) -> str:
+        """Every practice of one app: the app-level writebacks list reports on all of them."""
+        return f"sikka:{self._pms.client.base_url}:{self._pms.credentials.app_id}"
+
+    async def poll(self, handles: Sequence[Writeback]) -> dict[str, WritebackResult | None]:
         wanted = {h.id: h for h in handles}
         if not wanted:
             return {}
         zone = self._pms.timezone
         days = [h.submitted_at.astimezone(zone).date() for h in handles]
-        changed: list[Writeback] = []
-        results: dict[str, WritebackResult] = {}
+        results: dict[str, WritebackResult | None] = {}
         for start, end in _windows(days):
             end = end + timedelta(days=1)  # a write logged late in the practice's evening may be dated tomorrow
             for row in await self._list(start, end):
@@ -112,9 +116,7 @@ class SikkaWritebackSource:
                         completed_at=row.completed_time.replace(tzinfo=zone) if row.completed_time else None,
                     )
                 else:
-                    changed.append(handle)  # a create (its new id) or a failure (its reason): read the detail
-        for handle in changed:
-            results[handle.id] = await self.check(handle)
+                    results[row.id] = None  # a create (its new id) or a failure (its reason): read the detail
         return results
 
     async def _list(self, start: date, end: date) -> list[w.WritebackListRow]:

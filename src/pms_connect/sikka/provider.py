@@ -35,7 +35,7 @@ from pms_connect.sikka.credentials import SikkaCredentials
 if TYPE_CHECKING:
     from pms_connect.protocol import PmsProvider
 from pms_connect.tokens import TokenStore
-from pms_connect.writeback import PollSchedule, WritebackLedger, WritebackPoller
+from pms_connect.writeback import BoundWritebacks, PollSchedule, WritebackLedger, WritebackPoller
 
 T = TypeVar("T")
 
@@ -84,7 +84,8 @@ class SikkaProvider:
     ``rate_limit`` is requests per minute (or a :class:`RateLimit`); a shared :class:`RateLimiter` can be
     passed as ``limiter`` so several providers spend one budget. With ``check_spu=True`` a write is refused
     at once (:class:`~pms_connect.errors.PreconditionFailedError`) while the practice's utility is offline,
-    instead of being queued until it comes back.
+    instead of being queued until it comes back. Pass one ``writeback_poller`` to many providers (say, every
+    practice a worker serves) and it tracks all their writes together, one request a round per Sikka app.
     """
 
     def __init__(
@@ -105,6 +106,7 @@ class SikkaProvider:
         reference_ttl: timedelta = timedelta(minutes=15),
         writeback_ledger: WritebackLedger | None = None,
         poll_schedule: PollSchedule | None = None,
+        writeback_poller: WritebackPoller | None = None,
         check_spu: bool = False,
     ) -> None:
         if not 1 <= page_size <= MAX_PAGE_SIZE:
@@ -137,9 +139,10 @@ class SikkaProvider:
         self.insurance = Insurance(self)
         self.payments = Payments(self)
         self.writeback_source = SikkaWritebackSource(self)
-        self.writebacks = WritebackPoller(
-            self.writeback_source, clock=self.clock, ledger=writeback_ledger, schedule=poll_schedule
+        poller = writeback_poller or WritebackPoller(
+            clock=self.clock, ledger=writeback_ledger, schedule=poll_schedule
         )
+        self.writebacks = BoundWritebacks(poller, self.writeback_source, owns_poller=writeback_poller is None)
         self.writes = SikkaWrites(self)
 
     @property
