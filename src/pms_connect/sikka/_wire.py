@@ -8,6 +8,7 @@ at Sikka does not break an old client.
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
@@ -97,7 +98,12 @@ def parse_time(value: Any) -> time | None:
     value = _blank_to_none(value)
     if value is None or isinstance(value, time):
         return value
-    text = str(value).upper().replace(" ", "")
+    return _parse_time_text(str(value).upper().replace(" ", ""))
+
+
+@functools.lru_cache(maxsize=2048)
+def _parse_time_text(text: str) -> time:
+    """Cached: a practice's schedules repeat the same few dozen times thousands of times."""
     for fmt in ("%H:%M", "%H:%M:%S", "%I:%M%p", "%I:%M:%S%p"):
         try:
             return datetime.strptime(text, fmt).time()
