@@ -16,11 +16,13 @@ import asyncio
 import random
 import statistics
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from pms_connect.models import Writeback, WritebackKind, WritebackResult
+from pms_connect.models import Writeback, WritebackKind
 from pms_connect.ratelimit import RateLimit, RateLimiter
+from pms_connect.sikka import SikkaProvider
 from pms_connect.testing import FakeClock, SikkaSandbox
 
 START = datetime(2026, 12, 1, 15, 0, tzinfo=timezone.utc)
@@ -91,45 +93,43 @@ def measure(name: str, sandbox: SikkaSandbox, clock: FakeClock, detected: dict[s
     )
 
 
-async def batched(count: int, seed: int, budget: int) -> Run:
-    sandbox, clock, writebacks = setup(count, seed)
-    limiter = RateLimiter(RateLimit(requests=budget, background_share=1.0), clock=clock)
+Seen = Callable[[str], None]
+
+
+async def batched(pms: SikkaProvider, writebacks: list[Writeback], seen: Seen) -> None:
+    """pms_connect's poller: every handle tracked together."""
+    for handle in writebacks:
+        await pms.writebacks.track(handle, callback=lambda result: seen(result.writeback_id))
+    await asyncio.gather(*(pms.writebacks.wait(h) for h in writebacks))
+
+
+async def naive(pms: SikkaProvider, writebacks: list[Writeback], seen: Seen) -> None:
+    """One ``writeback_status`` request per pending id, round after round."""
+    pending = list(writebacks)
+    while pending:
+        still = []
+        for handle in pending:
+            result = await pms.writeback_source.check(handle)
+            if result.status.terminal:
+                seen(handle.id)
+            else:
+                still.append(handle)
+        pending = still
+
+
+async def run(
+    name: str, track: Callable[[SikkaProvider, list[Writeback], Seen], Awaitable[None]], args: argparse.Namespace
+) -> Run:
+    """The same writebacks, the same budget: only ``track`` differs."""
+    sandbox, clock, writebacks = setup(args.count, args.seed)
+    limiter = RateLimiter(RateLimit(requests=args.budget, background_share=1.0), clock=clock)
     detected: dict[str, datetime] = {}
     started = time.perf_counter()
     async with sandbox.provider(limiter=limiter) as pms:
         await pms.client.tokens.get()
         sandbox.requests.clear()
-
-        def seen(result: WritebackResult) -> None:
-            detected[result.writeback_id] = clock.now()
-
-        poller = pms.writebacks
-        for handle in writebacks:
-            await poller.track(handle, callback=seen)
-        await asyncio.gather(*(poller.wait(h) for h in writebacks))
-    return measure("batched poller (pms_connect)", sandbox, clock, detected, time.perf_counter() - started)
-
-
-async def naive(count: int, seed: int, budget: int) -> Run:
-    """One ``writeback_status`` request per pending id, round after round, within the same budget."""
-    sandbox, clock, writebacks = setup(count, seed)
-    limiter = RateLimiter(RateLimit(requests=budget, background_share=1.0), clock=clock)
-    detected: dict[str, datetime] = {}
-    started = time.perf_counter()
-    async with sandbox.provider(limiter=limiter) as pms:
-        await pms.client.tokens.get()
-        sandbox.requests.clear()
-        pending = list(writebacks)
-        while pending:
-            still = []
-            for handle in pending:
-                result = await pms.writeback_source.check(handle)
-                if result.status.terminal:
-                    detected[handle.id] = clock.now()
-                else:
-                    still.append(handle)
-            pending = still
-    return measure("naive: one request per id", sandbox, clock, detected, time.perf_counter() - started)
+        await track(pms, writebacks, lambda wid: detected.__setitem__(wid, clock.now()))
+    return measure(name, sandbox, clock, detected, time.perf_counter() - started)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -167,8 +167,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=3)
     args = parser.parse_args()
     runs = [
-        asyncio.run(batched(args.count, args.seed, args.budget)),
-        asyncio.run(naive(args.count, args.seed, args.budget)),
+        asyncio.run(run("batched poller (pms_connect)", batched, args)),
+        asyncio.run(run("naive: one request per id", naive, args)),
     ]
     report(runs, args.count, args.budget)
 
