@@ -357,3 +357,12 @@ async def test_one_poller_serves_every_practice_with_one_request_a_round(
     lists = [r for r in sandbox.requests if r.path == "/v4/writebacks" and r.method == "GET"]
     assert len(lists) == shared.rounds  # one list request a round for both practices, not one each
     await shared.aclose()
+
+
+async def test_status_values_name_the_practices_own_status(sandbox: SikkaSandbox) -> None:
+    async with sandbox.provider(status_values={"cancel": "Broken"}) as pms:
+        assert await pms.status_value("cancel") == "Broken"
+        assert await pms.status_value("confirm") == "Confirmed"
+    async with sandbox.provider(status_values={"confirm": "CONF-TEXT"}) as pms:
+        with pytest.raises(InvalidArgumentError, match="status_values"):
+            await pms.status_value("confirm")

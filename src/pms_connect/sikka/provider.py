@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from types import TracebackType
@@ -13,7 +13,7 @@ import httpx
 
 from pms_connect import _windows
 from pms_connect._clock import Clock
-from pms_connect.errors import NotFoundError, PmsError, UnsupportedOperationError
+from pms_connect.errors import InvalidArgumentError, NotFoundError, PmsError, UnsupportedOperationError
 from pms_connect.http import RetryPolicy
 from pms_connect.models import Capability, ConnectionCheck, FeatureSet, Operatory, Provider
 from pms_connect.ratelimit import RateLimit, RateLimiter
@@ -84,8 +84,10 @@ class SikkaProvider:
     ``rate_limit`` is requests per minute (or a :class:`RateLimit`); a shared :class:`RateLimiter` can be
     passed as ``limiter`` so several providers spend one budget. With ``check_spu=True`` a write is refused
     at once (:class:`~pms_connect.errors.PreconditionFailedError`) while the practice's utility is offline,
-    instead of being queued until it comes back. Pass one ``writeback_poller`` to many providers (say, every
-    practice a worker serves) and it tracks all their writes together, one request a round per Sikka app.
+    instead of being queued until it comes back. ``status_values`` names the practice's own status for
+    ``"cancel"`` and ``"confirm"`` when its names do not say so (e.g. ``{"confirm": "CONF-TEXT"}``).
+    Pass one ``writeback_poller`` to many providers (say, every practice a worker serves) and it tracks all
+    their writes together, one request a round per Sikka app.
     """
 
     def __init__(
@@ -108,6 +110,7 @@ class SikkaProvider:
         poll_schedule: PollSchedule | None = None,
         writeback_poller: WritebackPoller | None = None,
         check_spu: bool = False,
+        status_values: Mapping[str, str] | None = None,
     ) -> None:
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
@@ -128,6 +131,7 @@ class SikkaProvider:
         self.clock = self.client.clock
         self.page_size = page_size
         self.check_spu = check_spu
+        self.status_values = dict(status_values or {})
         self.reference_ttl = reference_ttl
         self._practice_info: tuple[float, PracticeInfo] | None = None
         self._reference: dict[str, tuple[float, Any]] = {}
@@ -263,17 +267,25 @@ class SikkaProvider:
         return await self._cached("appointment_statuses", load)
 
     async def status_value(self, meaning: str) -> str:
-        """The practice's own status for ``meaning`` ("cancel" or "confirm")."""
+        """The practice's own status for ``meaning`` ("cancel" or "confirm"): ``status_values`` when given
+        (it must be one of the practice's legal values), else the legal value whose name says so."""
+        if meaning not in ("cancel", "confirm"):
+            raise ValueError(f"unknown status meaning {meaning!r}")
         values = await self.appointment_status_values()
+        chosen = self.status_values.get(meaning)
+        if chosen is not None:
+            if values and chosen not in values:
+                raise InvalidArgumentError(f"status_values[{meaning!r}] is not one of the practice's statuses")
+            return chosen
         lowered = [(v, v.lower()) for v in values]
         if meaning == "cancel":
             picks = [v for v, low in lowered if "cancel" in low] or [v for v, low in lowered if "broke" in low]
-        elif meaning == "confirm":
-            picks = [v for v, low in lowered if "confirm" in low and "unconfirm" not in low]
         else:
-            raise ValueError(f"unknown status meaning {meaning!r}")
+            picks = [v for v, low in lowered if "confirm" in low and "unconfirm" not in low]
         if not picks:
-            raise UnsupportedOperationError(f"the practice defines no appointment status meaning {meaning!r}")
+            raise UnsupportedOperationError(
+                f"no appointment status of the practice means {meaning!r}; name it with status_values="
+            )
         return picks[0]
 
     async def test_connection(self) -> ConnectionCheck:
