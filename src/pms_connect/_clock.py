@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 
 __all__ = ["Clock", "SystemClock"]
-
-Sleep = Callable[[float], Awaitable[None]]
 
 
 class Clock:

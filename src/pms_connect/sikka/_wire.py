@@ -166,15 +166,6 @@ class Envelope(Wire):
     items: list[dict[str, Any]] = Field(default_factory=list)
 
 
-class ErrorBody(Wire):
-    http_code: Text = None
-    http_code_desc: Text = None
-    error_code: Text = None
-    short_message: Text = None
-    long_message: Text = None
-    more_information: Text = None
-
-
 class KeyGrant(Wire):
     request_key: str
     refresh_key: Text = None
