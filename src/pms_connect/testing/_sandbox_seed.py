@@ -374,45 +374,17 @@ def _appointments(
                     pool = kids if desc.startswith("Child") and kids else adults
                     patient = rng.choice(pool)
                     start = dt.datetime.combine(day, dt.time(t // 60, t % 60))
+                    visit = (p.provider, op, start, length, desc, kind, codes)
                     result.append(
-                        _make_appt(
-                            rng,
-                            spec,
-                            patient,
-                            by_id,
-                            p.provider,
-                            op,
-                            start,
-                            length,
-                            desc,
-                            kind,
-                            codes,
-                            fees,
-                            today,
-                            str(next_sr + len(result)),
-                        )
+                        _make_appt(rng, spec, patient, by_id, *visit, fees, today, str(next_sr + len(result)))
                     )
                     t += length
                     if rng.random() < 0.03:  # an earlier, cancelled booking of the same chair time
                         other = rng.choice(adults)
-                        cancelled = _make_appt(
-                            rng,
-                            spec,
-                            other,
-                            by_id,
-                            p.provider,
-                            op,
-                            start,
-                            length,
-                            desc,
-                            kind,
-                            codes,
-                            fees,
-                            today,
-                            str(next_sr + len(result)),
-                            force="Cancelled",
+                        sr_no = str(next_sr + len(result))
+                        result.append(
+                            _make_appt(rng, spec, other, by_id, *visit, fees, today, sr_no, force="Cancelled")
                         )
-                        result.append(cancelled)
         day += dt.timedelta(days=1)
     return result
 
