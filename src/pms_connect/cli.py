@@ -262,9 +262,20 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_sandbox(args: argparse.Namespace, out: TextIO) -> int:
-    sandbox = _sandbox_class()(seed=args.seed)
+    import contextlib
+    import shlex
+
+    if args.writeback_delay < 0:
+        raise SystemExit("--writeback-delay must not be negative")
+    sandbox = _sandbox_class()(
+        seed=args.seed,
+        writeback_delay=timedelta(seconds=args.writeback_delay),
+        reject_overlaps=args.reject_overlaps,
+    )
     creds = sandbox.credentials
-    base_url = f"http://{args.host}:{args.port}/v4"
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    root = f"http://{host}:{args.port}"
+    base_url = f"{root}/v4"
     out.write(
         "Sikka sandbox on loopback. It accepts these demo credentials (they open nothing real):\n"
         f"  base_url    {base_url}\n"
@@ -275,8 +286,27 @@ def cmd_sandbox(args: argparse.Namespace, out: TextIO) -> int:
         f"  practice_id {creds.practice_id}\n"
         f"  timezone    {sandbox.timezone}\n"
     )
+    overlaps = "refused (--reject-overlaps)" if args.reject_overlaps else "accepted"
+    exports = {
+        "APP_ID": creds.app_id,
+        "APP_KEY": creds.app_key.get_secret_value(),
+        "OFFICE_ID": creds.office_id,
+        "SECRET_KEY": creds.secret_key.get_secret_value(),
+        "PRACTICE_ID": creds.practice_id,
+        "TIMEZONE": sandbox.timezone,
+        "BASE_URL": base_url,
+    }
+    out.write(
+        f"  writebacks  complete {args.writeback_delay:g} s after submission; overlapping bookings {overlaps}\n"
+        f"  control     {root}/_sandbox  (faults, request log, writebacks, world; loopback clients only)\n"
+        "\nFor `pms-connect check` and your own code, paste:\n"
+        + "".join(f"export {ENV_PREFIX}{name}={shlex.quote(value)}\n" for name, value in exports.items())
+        + "\nCtrl-C stops the sandbox.\n"
+    )
     out.flush()
-    sandbox.serve(host=args.host, port=args.port)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: uvicorn stopped gracefully; no traceback
+        sandbox.serve(host=args.host, port=args.port)
+    out.write("Sandbox stopped.\n")
     return 0
 
 
@@ -307,6 +337,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8765)
     serve.add_argument("--seed", type=int, default=7)
+    serve.add_argument(
+        "--writeback-delay",
+        type=float,
+        default=90.0,
+        metavar="SECONDS",
+        help="how long after submission a writeback completes (default: 90)",
+    )
+    serve.add_argument(
+        "--reject-overlaps",
+        action="store_true",
+        help='fail bookings and moves into an operatory already taken ("Operatory double-booked")',
+    )
     serve.set_defaults(handler=cmd_sandbox)
 
     try:

@@ -188,6 +188,7 @@ async def test_booking_is_logged_then_applied(
 async def test_double_booked_chair_fails_at_completion(
     wire: Any, headers: dict[str, str], sandbox: SikkaSandbox, clock: FakeClock
 ) -> None:
+    sandbox.reject_overlaps = True  # overlap rejection is a switch (off by default)
     day = next_workday(sandbox, 2)
     taken = busy_appointment(sandbox, "OP2", day)
     patient = an_active_patient(sandbox)
@@ -207,6 +208,7 @@ async def test_double_booked_chair_fails_at_completion(
 async def test_two_writes_for_one_slot_the_second_fails(
     wire: Any, headers: dict[str, str], sandbox: SikkaSandbox, clock: FakeClock
 ) -> None:
+    sandbox.reject_overlaps = True  # overlap rejection is a switch (off by default)
     day = next_workday(sandbox, 1)
     start = free_time(sandbox, "DMD1", "OP1", day)
     patients = [p for p in sandbox.world.patients.values() if p.status == "Active"][:2]
@@ -382,6 +384,7 @@ async def test_reschedule_validation(wire: Any, headers: dict[str, str], sandbox
 async def test_reschedule_onto_a_taken_chair_fails(
     wire: Any, headers: dict[str, str], sandbox: SikkaSandbox, clock: FakeClock
 ) -> None:
+    sandbox.reject_overlaps = True  # overlap rejection is a switch (off by default)
     day = next_workday(sandbox, 2)
     taken = busy_appointment(sandbox, "OP3", day)
     mover = next(

@@ -154,6 +154,7 @@ async def test_our_own_pending_booking_holds_its_slot(sandbox: SikkaSandbox) -> 
 
 async def test_a_double_booking_from_elsewhere_fails_with_the_pms_reason(sandbox: SikkaSandbox) -> None:
     """Two workers that do not share holds both get accepted; the practice applies one, refuses the other."""
+    sandbox.reject_overlaps = True  # many PMSs accept overlaps; this one refuses them
     async with sandbox.provider() as first, sandbox.provider() as second:
         patient_id = await a_patient(first)
         start = at(first, next_weekday(first.today(), 6), 6, 0)

@@ -3,11 +3,17 @@
 Every route goes through :func:`_serve`, which does what Sikka does around an endpoint, in order: log the
 request, add latency, run due writebacks, inject 429/5xx faults, authenticate (request key or app pair),
 check the key's scope and the practice, spend from the per-minute budget, call the handler, then stamp
-``Request-Key-Expires``, ``X-Rate-Limit-*`` and ``Data-Insert`` on whatever the answer is.
+``Request-Key-Expires``, ``X-Rate-Limit-*`` and ``Data-Insert`` on whatever the answer is. A queued write
+may then lose its answer (``write_answer_loss``): :class:`LostAnswers`, the app's outermost middleware,
+breaks the connection or holds the answer back when served (in process the transport raises instead).
+
+The test-control endpoint (``/_sandbox/...``, loopback clients only) is mounted on the same app; see
+:mod:`pms_connect.testing._sandbox_control`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from collections.abc import Awaitable, Callable
@@ -20,9 +26,11 @@ from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pms_connect.testing._sandbox_auth import RequestKey
+from pms_connect.testing._sandbox_control import CONTROL_PREFIX, control_not_found, control_routes
 from pms_connect.testing._sandbox_data import Office, PmsSupport, Practice
 from pms_connect.testing._sandbox_query import eq, listing
 from pms_connect.testing._sandbox_reads import READS
@@ -37,7 +45,7 @@ from pms_connect.testing._sandbox_wire import (
 )
 from pms_connect.testing._sandbox_writes import APP_WRITEBACK_ROUTES, WRITES, writeback_status
 
-__all__ = ["CURRENT_RECORD", "build_app"]
+__all__ = ["CURRENT_RECORD", "LostAnswers", "build_app"]
 
 Handler = Callable[[Ctx], Awaitable[Response]]
 
@@ -47,11 +55,90 @@ CURRENT_RECORD: ContextVar[list[RequestRecord] | None] = ContextVar("sandbox_cur
 _DATA_INSERT_APIS = frozenset({"transactions", "patients", "appointments"})
 
 
+#: ASGI scope key under which :class:`LostAnswers` hands each request a :class:`_AnswerFate`
+_FATE = "pms_connect.sandbox.answer_fate"
+
+
 @dataclass(frozen=True)
 class _Endpoint:
     auth: str  # "key", "app", "none", "key_any" (expired keys allowed)
     scope: str
     handler: Handler
+    write: bool = False  # a writeback request, subject to ``write_answer_loss``
+
+
+@dataclass
+class _AnswerFate:
+    """Set by the route when a queued write's answer is to be lost on the way out (served mode)."""
+
+    fault: str | None = None  # "answer_dropped" or "answer_timeout"
+    hold: float = 0.0
+
+
+class LostAnswers:
+    """ASGI middleware, the app's outermost: loses the answers the routes marked (``write_answer_loss``).
+
+    ``"answer_dropped"``: the status line and headers (with ``Content-Length``) go out, the body never does,
+    and the app returns with the answer unfinished, so the server closes the connection: the client sees a
+    broken connection (``httpx.RemoteProtocolError``), not a status. ``"answer_timeout"``: the answer is held
+    back ``hold`` seconds of real time (given up early if the client goes away) before it is sent.
+
+    In process (``SandboxTransport`` sets ``CURRENT_RECORD``) it passes everything through: the transport
+    raises instead, without waiting. (A bare ``httpx.ASGITransport(app=sandbox.app)`` gets the served
+    behaviour, which ASGI in process cannot show faithfully: use ``sandbox.transport``.) It sits outside the
+    gzip middleware, which holds back the headers until the body comes.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or CURRENT_RECORD.get() is not None:
+            await self.app(scope, receive, send)
+            return
+        fate = _AnswerFate()
+        start: Message | None = None
+        body: list[bytes] = []
+        gone = False
+
+        async def wrapped(message: Message) -> None:
+            nonlocal start, gone
+            if gone:
+                return
+            if fate.fault == "answer_dropped":
+                if message["type"] == "http.response.start":
+                    start = message
+                    return
+                body.append(message.get("body", b""))
+                if message.get("more_body", False) or start is None:
+                    return
+                # The real status line and headers, with the length of a body that never comes.
+                headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+                headers.append((b"content-length", str(sum(len(b) for b in body)).encode()))
+                await send({**start, "headers": headers})
+                gone = True
+                return
+            held = fate.fault == "answer_timeout" and message["type"] == "http.response.start"
+            if held and await _client_left_within(receive, fate.hold):
+                gone = True
+                return
+            await send(message)
+
+        await self.app({**scope, _FATE: fate}, receive, wrapped)
+
+
+async def _client_left_within(receive: Receive, seconds: float) -> bool:
+    """Wait up to ``seconds`` (real time); True as soon as the client disconnects."""
+
+    async def disconnected() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    try:
+        await asyncio.wait_for(disconnected(), timeout=seconds)
+    except asyncio.TimeoutError:
+        return False
+    return True
 
 
 def _log(state: SandboxState, request: Request) -> RequestRecord:
@@ -160,6 +247,21 @@ async def _serve(state: SandboxState, endpoint: _Endpoint, ctx: Ctx) -> Response
     return await endpoint.handler(ctx)
 
 
+def _maybe_lose_answer(state: SandboxState, request: Request, record: RequestRecord, answer: Response) -> Response:
+    """The write is queued; draw whether its answer reaches the client (``write_answer_loss``)."""
+    lost = state.faults.draw_answer_loss()
+    if lost is None:
+        return answer
+    record.fault = lost
+    if lost == "answer_error":
+        return error_response(SikkaError("API2001"))
+    fate = request.scope.get(_FATE)
+    if isinstance(fate, _AnswerFate):
+        fate.fault = lost
+        fate.hold = state.faults.answer_hold
+    return answer
+
+
 class _Injected(Exception):
     def __init__(self, fault: str, error: SikkaError) -> None:
         super().__init__(fault)
@@ -188,6 +290,9 @@ def _route(state: SandboxState, path: str, method: str, endpoint: _Endpoint) -> 
         except SikkaError as error:
             response = error_response(error)
         response.headers.update(ctx.response_headers)
+        if endpoint.write and record.fault is None and 200 <= response.status_code < 300:
+            response = _maybe_lose_answer(state, request, record, response)
+            response.headers.update(ctx.response_headers)
         if api in _DATA_INSERT_APIS and response.status_code < 400:
             response.headers["Data-Insert"] = (
                 "in progress" if state.faults.data_insert_in_progress else "completed"
@@ -435,11 +540,14 @@ def build_app(state: SandboxState) -> Starlette:
         ("GET", "/v4/writeback_status", _Endpoint("key", "writeback_status", writeback_status)),
     ]
     table += [("GET", f"/v4/{name}", _Endpoint("key", name, handler)) for name, handler in READS.items()]
-    table += [(m, p, _Endpoint("key", scope, h)) for (m, p), (scope, h) in WRITES.items()]
+    table += [(m, p, _Endpoint("key", scope, h, write=True)) for (m, p), (scope, h) in WRITES.items()]
     table += [(m, p, _Endpoint("app", "", h)) for (m, p), h in APP_WRITEBACK_ROUTES.items()]
-    routes = [_route(state, path, method, endpoint) for method, path, endpoint in table]
+    routes: list[BaseRoute] = [_route(state, path, method, endpoint) for method, path, endpoint in table]
+    routes += control_routes(state)
 
     async def not_found(request: Request, exc: Exception) -> Response:
+        if request.url.path == CONTROL_PREFIX or request.url.path.startswith(CONTROL_PREFIX + "/"):
+            return control_not_found(request, exc)
         record = _log(state, request)
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         code = {404: "API2009", 405: "API2014"}.get(status, "API2001")
@@ -448,5 +556,5 @@ def build_app(state: SandboxState) -> Starlette:
         return response
 
     # Sikka gzips when asked (httpx asks by default); level 1 keeps big pages cheap to produce.
-    middleware = [Middleware(GZipMiddleware, minimum_size=1024, compresslevel=1)]
+    middleware = [Middleware(LostAnswers), Middleware(GZipMiddleware, minimum_size=1024, compresslevel=1)]
     return Starlette(routes=routes, middleware=middleware, exception_handlers={404: not_found, 405: not_found})

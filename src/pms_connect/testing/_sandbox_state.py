@@ -17,7 +17,13 @@ from pms_connect.testing._sandbox_auth import KeyStore, RateLimiter, RateVerdict
 from pms_connect.testing._sandbox_data import Office, SandboxApp, World
 from pms_connect.testing._sandbox_writebacks import UtilityStatus, WritebackQueue
 
-__all__ = ["Ctx", "RequestRecord", "SandboxFaults", "SandboxState"]
+__all__ = ["ANSWER_LOSS_MODES", "UNDELIVERED_FAULTS", "Ctx", "RequestRecord", "SandboxFaults", "SandboxState"]
+
+#: the ways ``write_answer_loss`` loses a write's answer, and the ``RequestRecord.fault`` each logs
+ANSWER_LOSS_MODES = {"drop": "answer_dropped", "timeout": "answer_timeout", "error": "answer_error"}
+
+#: faults after which the client did not get the app's real answer
+UNDELIVERED_FAULTS = frozenset({"connect_error", "dropped", *ANSWER_LOSS_MODES.values()})
 
 
 @dataclass
@@ -26,6 +32,9 @@ class RequestRecord:
 
     ``fault`` names an injected fault (``"connect_error"``: never reached the app, ``"dropped"``: the app
     answered but the client never heard, ``"error"``: an injected 5xx, ``"rate_limit_storm"``: an injected 429).
+    A write that was queued but whose answer was lost (``write_answer_loss``) is logged with its real
+    ``status`` and ``"answer_dropped"`` (connection broken), ``"answer_timeout"`` (answer held back) or
+    ``"answer_error"`` (answered 500 instead; ``status`` is then 500).
     """
 
     method: str
@@ -37,23 +46,69 @@ class RequestRecord:
 
     @property
     def delivered(self) -> bool:
-        return self.status is not None and self.fault not in ("connect_error", "dropped")
+        return self.status is not None and self.fault not in UNDELIVERED_FAULTS
 
 
 class SandboxFaults:
-    """Switchable misbehaviour, deterministic from the sandbox seed. Everything is off by default."""
+    """Switchable misbehaviour, deterministic from the sandbox seed. Everything is off by default.
+
+    ``write_answer_loss`` is the probability that a write (a POST/PUT/PATCH writeback request) is handled
+    and queued exactly as without the fault, but its answer does not reach the client, in the way
+    ``write_answer_loss_mode`` says: ``"drop"`` (the connection breaks), ``"timeout"`` (in process
+    ``httpx.ReadTimeout``; served, the answer is held back ``answer_hold`` seconds of real time) or
+    ``"error"`` (a 500 with Sikka's API2001 body instead of the real answer). Refused writes (4xx) answer
+    as usual. ``log_delay`` is how long after submission a writeback shows in ``GET writebacks`` and
+    ``GET writeback_status`` (before that it is left out, and its status answers 204).
+    """
 
     def __init__(self, seed: int, keys: KeyStore, queue: WritebackQueue, utility: UtilityStatus) -> None:
         self.latency: dt.timedelta = dt.timedelta(0)
         self.error_rate: float = 0.0
         self.drop_rate: float = 0.0
         self.data_insert_in_progress: bool = False
+        self.write_answer_loss: float = 0.0
+        self._write_answer_loss_mode = "drop"
+        #: seconds a served "timeout" answer is held back (real time; in process nothing waits)
+        self.answer_hold: float = 5.0
         self._keys = keys
         self._queue = queue
         self._utility = utility
         self._storm = 0
         self._error_rng = random.Random(seed * 7919 + 1)
         self._drop_rng = random.Random(seed * 7919 + 2)
+        self._answer_loss_rng = random.Random(seed * 7919 + 3)
+
+    @property
+    def write_answer_loss_mode(self) -> str:
+        """How a lost write answer is lost: ``"drop"``, ``"timeout"`` or ``"error"``."""
+        return self._write_answer_loss_mode
+
+    @write_answer_loss_mode.setter
+    def write_answer_loss_mode(self, mode: str) -> None:
+        if mode not in ANSWER_LOSS_MODES:
+            raise ValueError(f"write_answer_loss_mode must be one of {', '.join(ANSWER_LOSS_MODES)}")
+        self._write_answer_loss_mode = mode
+
+    @property
+    def log_delay(self) -> dt.timedelta:
+        """How long after submission a writeback shows in Sikka's writeback log; applies to later writes."""
+        return self._queue.log_delay
+
+    @log_delay.setter
+    def log_delay(self, delay: dt.timedelta) -> None:
+        if delay < dt.timedelta(0):
+            raise ValueError("log_delay must not be negative")
+        self._queue.log_delay = delay
+
+    @property
+    def pending_storm(self) -> int:
+        """How many of the next requests ``rate_limit_storm`` still answers with 429."""
+        return self._storm
+
+    @property
+    def pending_failures(self) -> list[str]:
+        """The reasons ``fail_next_writebacks`` still has in store, next first."""
+        return list(self._queue.fail_reasons)
 
     @property
     def utility_online(self) -> bool:
@@ -83,6 +138,10 @@ class SandboxFaults:
         self.error_rate = 0.0
         self.drop_rate = 0.0
         self.data_insert_in_progress = False
+        self.write_answer_loss = 0.0
+        self._write_answer_loss_mode = "drop"
+        self.answer_hold = 5.0
+        self._queue.log_delay = dt.timedelta(0)
         self._storm = 0
         self._queue.fail_reasons.clear()
         self._utility.set(True)
@@ -99,6 +158,14 @@ class SandboxFaults:
             return None
         if self._error_rng.random() < self.error_rate:
             return 500 if self._error_rng.random() < 0.5 else 503
+        return None
+
+    def draw_answer_loss(self) -> str | None:
+        """For a write the app queued: the ``RequestRecord.fault`` naming how its answer is lost, or None."""
+        if self.write_answer_loss <= 0:
+            return None
+        if self._answer_loss_rng.random() < self.write_answer_loss:
+            return ANSWER_LOSS_MODES[self._write_answer_loss_mode]
         return None
 
     def draw_drop(self) -> str | None:
@@ -126,6 +193,11 @@ class SandboxState:
 
     def today(self) -> dt.date:
         return self.clock.now().astimezone(self.zone).date()
+
+    def set_reject_overlaps(self, reject: bool) -> None:
+        """Switch overlap rejection: writebacks already due complete under the old rule, later ones the new."""
+        self.queue.process()
+        self.queue.reject_overlaps = reject
 
     def local_now(self) -> dt.datetime:
         return self.clock.now().astimezone(self.zone).replace(tzinfo=None, microsecond=0)

@@ -2,8 +2,10 @@
 
 A writeback becomes due ``delay`` after submission and completes at the first moment from then on that the
 utility is online (so it waits, pending, through an outage). At completion it is applied to the world or fails
-with a reason, e.g. when its chair time was taken in the meantime. Everything is computed from the clock, and
-lazily: nothing runs in the background, so a FakeClock makes the whole lifecycle instant and deterministic.
+with a reason, e.g. when its patient no longer exists, or (with ``reject_overlaps``) when its chair time was
+taken in the meantime. It shows in Sikka's writeback log (``visible_at``) ``log_delay`` after submission.
+Everything is computed from the clock, and lazily: nothing runs in the background, so a FakeClock makes the
+whole lifecycle instant and deterministic.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ class WritebackRecord:
     request_key: str
     submitted: dt.datetime
     due: dt.datetime
+    #: when the writeback shows in ``GET writebacks`` / ``GET writeback_status`` (``submitted + log_delay``)
+    visible_at: dt.datetime
     state: str = "pending"  # "pending", "success", "failed"
     completed: dt.datetime | None = None
     result: str = ""
@@ -154,6 +158,10 @@ class WritebackQueue:
         self.utility = utility
         self.records: dict[str, WritebackRecord] = {}
         self.fail_reasons: deque[str] = deque()
+        #: refuse (fail at completion) a booking or move into an operatory already taken at that time
+        self.reject_overlaps = False
+        #: how long after submission a writeback shows in Sikka's writeback log
+        self.log_delay = dt.timedelta(0)
         self._next_id = 490001
 
     def submit(
@@ -183,13 +191,19 @@ class WritebackQueue:
             request_key=request_key,
             submitted=now,
             due=now + self.delay,
+            visible_at=now + self.log_delay,
         )
         self._next_id += 1
         self.records[record.id] = record
         return record
 
     def visible(self) -> list[WritebackRecord]:
-        return [r for r in self.records.values() if not r.deleted]
+        """The writebacks Sikka's log shows now: not deleted, and logged (``visible_at``) by now."""
+        now = self.clock.now()
+        return [r for r in self.records.values() if not r.deleted and r.visible_at <= now]
+
+    def is_visible(self, record: WritebackRecord) -> bool:
+        return not record.deleted and record.visible_at <= self.clock.now()
 
     def process(self) -> list[WritebackRecord]:
         """Complete every writeback whose moment has come, in the order the utility would have run them."""
@@ -212,7 +226,7 @@ class WritebackQueue:
             if self.fail_reasons:
                 raise _Failed(self.fail_reasons.popleft())
             local = at.astimezone(self.zone).replace(tzinfo=None)
-            record.created_id = _APPLY[record.kind](self.world, record, local)
+            record.created_id = _APPLY[record.kind](self.world, record, local, self.reject_overlaps)
         except _Failed as failure:
             record.state = "failed"
             record.result = str(failure)
@@ -223,8 +237,22 @@ class WritebackQueue:
 
 
 def _check_chair(
-    world: World, practice_id: str, operatory: str, start: dt.datetime, length: int, ignore: str
+    world: World,
+    practice_id: str,
+    operatory: str,
+    start: dt.datetime,
+    length: int,
+    ignore: str,
+    reject_overlaps: bool,
 ) -> None:
+    """With ``reject_overlaps``, fail when the operatory is taken at that time.
+
+    Without it the overlap is applied (the chair then holds two appointments), as many PMSs (Dentrix,
+    Eaglesoft, Open Dental) accept overlapping appointments through their APIs. One provider in two chairs
+    at once is never refused.
+    """
+    if not reject_overlaps:
+        return
     clash = world.blocking_appointments(
         practice_id, operatory, start, start + dt.timedelta(minutes=length), ignore=ignore
     )
@@ -240,14 +268,16 @@ def _start(body: dict[str, str]) -> dt.datetime:
     return dt.datetime.combine(dt.date.fromisoformat(body["date"]), dt.time.fromisoformat(body["time"]))
 
 
-def _apply_new_appointment(world: World, record: WritebackRecord, local: dt.datetime) -> str:
+def _apply_new_appointment(
+    world: World, record: WritebackRecord, local: dt.datetime, reject_overlaps: bool
+) -> str:
     body = record.body
     patient = world.patient(record.practice_id, body["patient_id"])
     if patient is None:
         raise _Failed("Patient does not exist in the practice management system.")
     start = _start(body)
     length = int(body["length"])
-    _check_chair(world, record.practice_id, body["operatory"], start, length, "")
+    _check_chair(world, record.practice_id, body["operatory"], start, length, "", reject_overlaps)
     guarantor = world.patients.get(patient.guarantor_id, patient)
     sr_no = world.next_id("appointment")
     status = world.legal_status(body.get("status", "")) or "Scheduled"
@@ -289,7 +319,9 @@ def _status_change(appt: Appointment, status: str, local: dt.datetime) -> Appoin
     )
 
 
-def _apply_update_appointment(world: World, record: WritebackRecord, local: dt.datetime) -> str:
+def _apply_update_appointment(
+    world: World, record: WritebackRecord, local: dt.datetime, reject_overlaps: bool
+) -> str:
     body = record.body
     appt = world.appointments.get(record.target_id)
     if appt is None or appt.practice_id != record.practice_id:
@@ -312,25 +344,39 @@ def _apply_update_appointment(world: World, record: WritebackRecord, local: dt.d
         updated = _status_change(updated, world.legal_status(body["status"]) or body["status"], local)
     if not updated.cancelled:
         _check_chair(
-            world, updated.practice_id, updated.operatory, updated.start, updated.length, appt.appointment_sr_no
+            world,
+            updated.practice_id,
+            updated.operatory,
+            updated.start,
+            updated.length,
+            appt.appointment_sr_no,
+            reject_overlaps,
         )
     world.appointments[appt.appointment_sr_no] = updated
     return ""
 
 
-def _apply_status(world: World, record: WritebackRecord, local: dt.datetime) -> str:
+def _apply_status(world: World, record: WritebackRecord, local: dt.datetime, reject_overlaps: bool) -> str:
     appt = world.appointments.get(record.target_id)
     if appt is None or appt.practice_id != record.practice_id:
         raise _Failed("Appointment does not exist in the practice management system.")
     status = world.legal_status(record.body["value"]) or record.body["value"]
     updated = _status_change(appt, status, local)
     if appt.cancelled and not updated.cancelled:
-        _check_chair(world, appt.practice_id, appt.operatory, appt.start, appt.length, appt.appointment_sr_no)
+        _check_chair(
+            world,
+            appt.practice_id,
+            appt.operatory,
+            appt.start,
+            appt.length,
+            appt.appointment_sr_no,
+            reject_overlaps,
+        )
     world.appointments[appt.appointment_sr_no] = updated
     return ""
 
 
-def _apply_new_patient(world: World, record: WritebackRecord, local: dt.datetime) -> str:
+def _apply_new_patient(world: World, record: WritebackRecord, local: dt.datetime, reject_overlaps: bool) -> str:
     body = record.body
     birth = dt.date.fromisoformat(body["birthdate"]) if body.get("birthdate") else None
     first = body["firstname"].strip()
@@ -379,7 +425,7 @@ def _apply_new_patient(world: World, record: WritebackRecord, local: dt.datetime
     return patient_id
 
 
-def _apply_payment(world: World, record: WritebackRecord, local: dt.datetime) -> str:
+def _apply_payment(world: World, record: WritebackRecord, local: dt.datetime, reject_overlaps: bool) -> str:
     body = record.body
     if world.patient(record.practice_id, body["patient_id"]) is None:
         raise _Failed("Patient does not exist in the practice management system.")

@@ -361,7 +361,7 @@ async def writeback_status(ctx: Ctx) -> Response:
     record = ctx.state.queue.records.get(raw)
     if (
         record is None
-        or record.deleted
+        or not ctx.state.queue.is_visible(record)  # deleted, or not in the log yet (``log_delay``)
         or ctx.office is None
         or ctx.app is None
         or record.office_id != ctx.office.office_id

@@ -27,6 +27,7 @@ from pms_connect.sikka.credentials import SikkaCredentials
 from pms_connect.testing._sandbox_app import CURRENT_RECORD, build_app
 from pms_connect.testing._sandbox_auth import KeyStore, RateLimiter
 from pms_connect.testing._sandbox_catalog import DEMO_APP, DEMO_OFFICE_ID
+from pms_connect.testing._sandbox_control import CONTROL_PREFIX
 from pms_connect.testing._sandbox_data import World
 from pms_connect.testing._sandbox_seed import build_world
 from pms_connect.testing._sandbox_state import RequestRecord, SandboxFaults, SandboxState
@@ -47,7 +48,9 @@ class SandboxTransport(httpx.AsyncBaseTransport):
 
     A drop happens either before the request reaches Sikka (``httpx.ConnectError``: nothing was done) or
     after Sikka processed it (``httpx.RemoteProtocolError``: a write may be queued although the client never
-    heard), half the time each.
+    heard), half the time each. A write whose answer the app marked lost (``write_answer_loss``) raises
+    ``httpx.RemoteProtocolError`` (mode ``"drop"``) or ``httpx.ReadTimeout`` (mode ``"timeout"``, at once:
+    nothing waits in process) after the app queued it.
     """
 
     def __init__(self, state: SandboxState, app: Starlette) -> None:
@@ -55,6 +58,9 @@ class SandboxTransport(httpx.AsyncBaseTransport):
         self._inner = httpx.ASGITransport(app=app)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/"):
+            return await self._inner.handle_async_request(request)  # the control endpoint is not Sikka
         drop = self._state.faults.draw_drop()
         if drop == "before":
             self._state.requests.append(
@@ -80,6 +86,16 @@ class SandboxTransport(httpx.AsyncBaseTransport):
             raise httpx.RemoteProtocolError(
                 "Sandbox fault: server disconnected without a response.", request=request
             )
+        lost = {record.fault for record in carried}
+        if "answer_dropped" in lost:
+            await response.aread()
+            raise httpx.RemoteProtocolError(
+                "Sandbox fault: the write was queued, then the server disconnected before its answer.",
+                request=request,
+            )
+        if "answer_timeout" in lost:
+            await response.aread()
+            raise httpx.ReadTimeout("Sandbox fault: the write was queued, its answer timed out.", request=request)
         return response
 
     async def aclose(self) -> None:
@@ -93,6 +109,10 @@ class SikkaSandbox:
         seed: drives every generated record and every fault draw.
         clock: time source; pass a ``FakeClock`` in tests. Defaults to the system clock.
         writeback_delay: how long after submission a writeback completes (while the utility is online).
+        reject_overlaps: fail, at completion, a writeback that books or moves an appointment into an operatory
+            already taken at that time ("Operatory double-booked: ..."). Off by default: many PMSs (Dentrix,
+            Eaglesoft, Open Dental) accept overlapping appointments through their APIs, and the sandbox then
+            holds both. One provider in two chairs at once is always accepted.
         key_lifetime: how long a request key lives.
         rate_limit: requests per 60-second window, per app and office.
         pms_name: the practice's PMS, which decides the supported writebacks and native open slots.
@@ -105,6 +125,7 @@ class SikkaSandbox:
         *,
         clock: Clock | None = None,
         writeback_delay: dt.timedelta = dt.timedelta(seconds=90),
+        reject_overlaps: bool = False,
         key_lifetime: dt.timedelta = dt.timedelta(hours=24),
         rate_limit: int = 250,
         pms_name: str = "Dentrix",
@@ -125,6 +146,7 @@ class SikkaSandbox:
         utility = UtilityStatus(self.clock)
         keys = KeyStore(self.clock, key_lifetime, random.Random(seed * 104729 + 17))
         queue = WritebackQueue(world, self.clock, writeback_delay, zone, utility)
+        queue.reject_overlaps = reject_overlaps
         self._state = SandboxState(
             clock=self.clock,
             zone=zone,
@@ -188,6 +210,23 @@ class SikkaSandbox:
         self._state.queue.delay = delay
 
     @property
+    def reject_overlaps(self) -> bool:
+        """Whether a booking or move into a taken operatory fails at completion; settable at run time.
+
+        Writebacks already due when it changes complete under the old setting; later ones under the new.
+        """
+        return self._state.queue.reject_overlaps
+
+    @reject_overlaps.setter
+    def reject_overlaps(self, reject: bool) -> None:
+        self._state.set_reject_overlaps(bool(reject))
+
+    @property
+    def control_url(self) -> str:
+        """The test-control endpoint (``/_sandbox``) beside ``base_url``; answers loopback clients only."""
+        return self._state.base_url.removesuffix("/v4") + CONTROL_PREFIX
+
+    @property
     def pms_name(self) -> str:
         return self._state.pms_name
 
@@ -245,11 +284,14 @@ class SikkaSandbox:
     def serve(self, host: str = "127.0.0.1", port: int = 8765) -> None:
         """Serve the same app over HTTP with uvicorn (blocking); ``base_url`` becomes ``http://host:port/v4``.
 
-        Dropped connections are an in-process fault only; every other fault applies to served requests too.
+        ``drop_rate`` is an in-process fault only; every other fault applies to served requests too (a lost
+        write answer breaks the real connection, or holds the answer back ``faults.answer_hold`` seconds).
+        The test-control endpoint is at ``http://host:port/_sandbox`` (``control_url``).
         """
         import uvicorn
 
-        self._state.base_url = f"http://{host}:{port}/v4"
+        shown = f"[{host}]" if ":" in host else host
+        self._state.base_url = f"http://{shown}:{port}/v4"
         try:
             uvicorn.run(self.app, host=host, port=port, log_level="info")
         finally:
