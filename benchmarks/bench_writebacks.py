@@ -23,7 +23,9 @@ from datetime import datetime, timedelta, timezone
 from pms_connect.models import Writeback, WritebackKind
 from pms_connect.ratelimit import RateLimit, RateLimiter
 from pms_connect.sikka import SikkaProvider
+from pms_connect.stores import JournalEntry, JournalState
 from pms_connect.testing import FakeClock, SikkaSandbox
+from pms_connect.writeback import handle_from_entry
 
 START = datetime(2026, 12, 1, 15, 0, tzinfo=timezone.utc)
 
@@ -38,7 +40,24 @@ class Run:
     real_seconds: float
 
 
-def setup(count: int, seed: int) -> tuple[SikkaSandbox, FakeClock, list[Writeback]]:
+def journaled(writeback_id: str, kind: WritebackKind, appointment_id: str | None = None) -> JournalEntry:
+    """The journal entry of a write the practice acknowledged as ``writeback_id``."""
+    return JournalEntry(
+        id=f"bench-{writeback_id}",
+        kind=kind,
+        practice="sikka:D20006:1",
+        practice_id="1",
+        method="POST",
+        path="bench",
+        appointment_id=appointment_id,
+        created_at=START,
+        touched_at=START,
+        state=JournalState.ACKNOWLEDGED,
+        writeback_id=writeback_id,
+    )
+
+
+def setup(count: int, seed: int) -> tuple[SikkaSandbox, FakeClock, list[JournalEntry]]:
     """Half new patients (creates: their new id needs a detail request), half appointment confirmations."""
     clock = FakeClock(start=START)
     sandbox = SikkaSandbox(seed=seed, clock=clock)
@@ -53,7 +72,7 @@ def setup(count: int, seed: int) -> tuple[SikkaSandbox, FakeClock, list[Writebac
         if i % 2 == 0:
             body = {"firstname": f"Bench{i}", "lastname": "Patient", "provider_id": "DMD1", "practice_id": "1"}
             record = sandbox.enqueue_writeback("new_patient", body, delay=delay)
-            made.append(Writeback(id=record.id, kind=WritebackKind.CREATE_PATIENT, submitted_at=START))
+            made.append(journaled(record.id, WritebackKind.CREATE_PATIENT))
         else:
             target = upcoming[(i // 2) % len(upcoming)].appointment_sr_no
             body = {
@@ -64,14 +83,7 @@ def setup(count: int, seed: int) -> tuple[SikkaSandbox, FakeClock, list[Writebac
                 "appointment_sr_no": target,
             }
             record = sandbox.enqueue_writeback("appointment_status", body, delay=delay)
-            made.append(
-                Writeback(
-                    id=record.id,
-                    kind=WritebackKind.CHANGE_APPOINTMENT_STATUS,
-                    submitted_at=START,
-                    appointment_id=target,
-                )
-            )
+            made.append(journaled(record.id, WritebackKind.CHANGE_APPOINTMENT_STATUS, appointment_id=target))
     return sandbox, clock, made
 
 
@@ -99,7 +111,7 @@ Seen = Callable[[str], None]
 async def batched(pms: SikkaProvider, writebacks: list[Writeback], seen: Seen) -> None:
     """pms_connect's poller: every handle tracked together."""
     for handle in writebacks:
-        await pms.writebacks.track(handle, callback=lambda result: seen(result.writeback_id))
+        await pms.writebacks.track(handle, callback=lambda result: seen(result.writeback_id or ""))
     await asyncio.gather(*(pms.writebacks.wait(h) for h in writebacks))
 
 
@@ -111,7 +123,7 @@ async def naive(pms: SikkaProvider, writebacks: list[Writeback], seen: Seen) -> 
         for handle in pending:
             result = await pms.writeback_source.check(handle)
             if result.status.terminal:
-                seen(handle.id)
+                seen(handle.writeback_id or "")
             else:
                 still.append(handle)
         pending = still
@@ -121,11 +133,14 @@ async def run(
     name: str, track: Callable[[SikkaProvider, list[Writeback], Seen], Awaitable[None]], args: argparse.Namespace
 ) -> Run:
     """The same writebacks, the same budget: only ``track`` differs."""
-    sandbox, clock, writebacks = setup(args.count, args.seed)
+    sandbox, clock, entries = setup(args.count, args.seed)
     limiter = RateLimiter(RateLimit(requests=args.budget, background_share=1.0), clock=clock)
     detected: dict[str, datetime] = {}
     started = time.perf_counter()
     async with sandbox.provider(limiter=limiter) as pms:
+        for entry in entries:
+            await pms.store.journal.record(entry)
+        writebacks = [handle_from_entry(e) for e in entries]
         await pms.client.tokens.get()
         sandbox.requests.clear()
         await track(pms, writebacks, lambda wid: detected.__setitem__(wid, clock.now()))

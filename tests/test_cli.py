@@ -25,7 +25,7 @@ def test_demo_walks_through_every_step_and_exits_zero() -> None:
     assert code == 0, text
     for step in ("1. Connection check: ok", "2. Features:", "3. Providers", "4. Caller", "5. The first open"):
         assert step in text
-    assert "6. Booking sent: writeback" in text
+    assert "6. Booking sent: Sikka queued it as writeback" in text
     assert "writeback written after" in text
     assert "7. In the PMS now: appointment" in text
 

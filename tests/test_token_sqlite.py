@@ -22,8 +22,11 @@ import anyio
 import anyio.to_thread
 import pytest
 
-from pms_connect._token_sqlite import SqliteTokenStore, TokenLockTimeoutError, TokenStoreError
 from pms_connect.errors import InvalidArgumentError
+from pms_connect.errors import LockTimeoutError as TokenLockTimeoutError
+from pms_connect.errors import StoreError as TokenStoreError
+from pms_connect.stores import SqliteTokenStore
+from pms_connect.stores._sqlite_locks import try_begin_immediate
 from pms_connect.tokens import Token, TokenManager, TokenStore
 from pms_connect.vault import CredentialVault
 
@@ -378,6 +381,7 @@ class _ObservedStore(SqliteTokenStore):
     def __init__(self, path: str, gate: _Gate, *, real_lock: bool) -> None:
         super().__init__(path, CredentialVault.from_string(KEY_LINE), lock_timeout=20)
         self._gate, self._real_lock = gate, real_lock
+        self.locks.try_lock = self._try_lock
 
     async def load(self, key: str) -> Token | None:
         token = await super().load(key)
@@ -385,7 +389,7 @@ class _ObservedStore(SqliteTokenStore):
         return token
 
     def _try_lock(self, conn: sqlite3.Connection) -> bool:
-        taken = super()._try_lock(conn)
+        taken = try_begin_immediate(conn)
         if not taken:
             self._gate.arrive()
         return taken

@@ -257,8 +257,10 @@ class Receptionist:
         except SlotUnavailableError:
             return await self._alternatives(pms, start, duration, args, "That time was just taken.")
         # The request is on its way to the PMS: from here on the caller must hear that it was sent.
+        # The PMS's tracking id when it acknowledged the write; the SDK's journal id while its answer is lost.
+        tracking_id = handle.writeback_id or handle.id
         await self._log(
-            call, CallChanges(booking_writeback_id=handle.id, booking_status=WritebackState.PENDING.value)
+            call, CallChanges(booking_writeback_id=tracking_id, booking_status=WritebackState.PENDING.value)
         )
         pms.writebacks.on_complete(handle, self._confirm_by_text(call, practice, start))
         return (

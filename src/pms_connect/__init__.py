@@ -7,6 +7,7 @@ from pms_connect.errors import (
     ConflictError,
     InvalidArgumentError,
     KeyExpiredError,
+    LockTimeoutError,
     NotFoundError,
     PermissionDeniedError,
     PmsConnectionError,
@@ -17,8 +18,10 @@ from pms_connect.errors import (
     RateLimitError,
     ServerError,
     SlotUnavailableError,
+    StoreError,
     UnsupportedOperationError,
     VaultError,
+    WaitTimeoutError,
     WritebackFailedError,
 )
 from pms_connect.models import (
@@ -48,7 +51,7 @@ from pms_connect.models import (
 from pms_connect.pagination import AsyncPager, Page
 from pms_connect.protocol import PmsProvider
 from pms_connect.ratelimit import Priority, RateLimit, RateLimiter
-from pms_connect.tokens import InMemoryTokenStore, SqliteTokenStore, Token, TokenManager, TokenStore
+from pms_connect.tokens import InMemoryTokenStore, Token, TokenManager, TokenStore
 from pms_connect.vault import CredentialVault
 
 __version__ = "0.1.0.dev0"
@@ -70,6 +73,7 @@ __all__ = [
     "InsuranceCoverage",
     "InvalidArgumentError",
     "KeyExpiredError",
+    "LockTimeoutError",
     "MatchStatus",
     "NewPatient",
     "NotFoundError",
@@ -94,7 +98,7 @@ __all__ = [
     "RateLimiter",
     "ServerError",
     "SlotUnavailableError",
-    "SqliteTokenStore",
+    "StoreError",
     "TimeSlot",
     "Token",
     "TokenManager",
@@ -102,6 +106,7 @@ __all__ = [
     "Transaction",
     "UnsupportedOperationError",
     "VaultError",
+    "WaitTimeoutError",
     "Writeback",
     "WritebackFailedError",
     "WritebackKind",

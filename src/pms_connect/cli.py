@@ -216,7 +216,10 @@ async def _demo(console: Console, seed: int) -> int:
                 reason="Cleaning",
             )
         )
-        console.print(f"6. Booking sent: writeback {handle.id} queued at the practice")
+        if handle.acknowledged:
+            console.print(f"6. Booking sent: Sikka queued it as writeback {handle.writeback_id}")
+        else:
+            console.print("6. Booking sent, its answer lost: following it in Sikka's writeback log")
         started = clock.now()
         waiting = asyncio.ensure_future(pms.writebacks.wait(handle, timeout=600))
         with console.status("   waiting for the practice to apply it") as status:

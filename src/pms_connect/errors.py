@@ -20,6 +20,9 @@ Every error the SDK raises derives from :class:`PmsError`::
     ├── AmbiguousPatientError         more than one patient matches equally well
     ├── UnsupportedOperationError     the practice's PMS does not support the operation
     ├── WritebackFailedError          the PMS refused or never applied a queued write
+    ├── WaitTimeoutError              ``wait()`` gave up waiting; the write itself is still tracked
+    ├── StoreError                    the store (tokens, holds, journal) could not be read or written
+    │   └── LockTimeoutError          another worker held a store lock for too long
     └── VaultError                    a credential could not be sealed or opened
 
 Messages never contain PHI or secrets: they name codes, statuses and request paths, not values.
@@ -34,6 +37,7 @@ __all__ = [
     "ConflictError",
     "InvalidArgumentError",
     "KeyExpiredError",
+    "LockTimeoutError",
     "NotFoundError",
     "PermissionDeniedError",
     "PmsConnectionError",
@@ -44,8 +48,10 @@ __all__ = [
     "RateLimitError",
     "ServerError",
     "SlotUnavailableError",
+    "StoreError",
     "UnsupportedOperationError",
     "VaultError",
+    "WaitTimeoutError",
     "WritebackFailedError",
 ]
 
@@ -192,6 +198,22 @@ class UnsupportedOperationError(PmsError):
 
 class WritebackFailedError(PmsError):
     """A queued write failed at the PMS, timed out or was cancelled."""
+
+
+class WaitTimeoutError(PmsError):
+    """``wait()`` stopped waiting for a write that is still pending at the PMS. Nothing was withdrawn: the
+    write is still tracked and may yet be applied; wait again, or cancel it."""
+
+
+class StoreError(PmsError):
+    """The store (request keys, slot holds, the write journal) could not be read or written.
+
+    A write whose intent cannot be journaled is never sent; a poller that cannot update the journal tells
+    every waiter of the affected handles."""
+
+
+class LockTimeoutError(StoreError):
+    """Another worker held a store lock (a request-key refresh, a practice's booking lock) for too long."""
 
 
 class VaultError(PmsError):

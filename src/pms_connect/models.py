@@ -294,9 +294,21 @@ class WritebackKind(str, enum.Enum):
 
 
 class WritebackState(str, enum.Enum):
+    """Where a write stands. Every state but ``pending`` is terminal.
+
+    * ``written``: the PMS applied it (``created_id`` names a created record).
+    * ``failed``: the PMS refused it; the reason is in ``message``.
+    * ``not_applied``: the PMS never logged it within the reconcile window after an ambiguous failure (or
+      refused it before logging it): it is not in the PMS, and sending it again is safe. The SDK never
+      sends it again by itself; only the caller decides to.
+    * ``timed_out``: its deadline passed while it was pending; it was withdrawn where the PMS allowed it.
+    * ``cancelled``: withdrawn at the caller's request before it was applied.
+    """
+
     PENDING = "pending"
     WRITTEN = "written"
     FAILED = "failed"
+    NOT_APPLIED = "not_applied"
     TIMED_OUT = "timed_out"
     CANCELLED = "cancelled"
 
@@ -306,7 +318,14 @@ class WritebackState(str, enum.Enum):
 
 
 class Writeback(_Model):
-    """A handle on a queued write. ``id`` is the provider's tracking id."""
+    """A handle on a write, returned by every write call before the PMS has applied it.
+
+    ``id`` is the SDK's own id of the write (its entry in the store's write journal), known before anything
+    is sent. ``writeback_id`` is the PMS's tracking id, ``None`` while unknown. ``acknowledged`` is False
+    when the PMS's answer was lost (a timeout, a dropped connection, a 5xx after sending): the write may or
+    may not have reached the PMS, and the poller finds out from the PMS's own log, ending it ``written``,
+    ``failed`` or ``not_applied``. Nothing is ever sent twice on the SDK's own initiative.
+    """
 
     id: str
     kind: WritebackKind
@@ -314,11 +333,17 @@ class Writeback(_Model):
     submitted_at: AwareDatetime
     deadline: AwareDatetime | None = None
     appointment_id: str | None = None
+    writeback_id: str | None = None
+    acknowledged: bool = True
 
 
 class WritebackResult(_Model):
-    writeback_id: str
+    """The outcome of a write. ``handle_id`` is :attr:`Writeback.id`; ``writeback_id`` the PMS's tracking id
+    when one is known."""
+
+    handle_id: str
     status: WritebackState
+    writeback_id: str | None = None
     created_id: str | None = None
     message: str | None = None
     completed_at: AwareDatetime | None = None

@@ -2,7 +2,8 @@
 
 The manager is single-flight: however many tasks or threads find the key stale at once, one refresh
 reaches the PMS and everyone uses its result. A :class:`TokenStore` lets several workers share one key;
-its ``lock`` serialises refreshes across processes where the store can (the SQLite store does).
+its ``lock`` serialises refreshes across processes where the store can. Every :mod:`pms_connect.stores`
+store carries one (``store.tokens``); ``SqliteStore``'s is safe across processes.
 """
 
 from __future__ import annotations
@@ -206,9 +207,3 @@ class TokenManager:
 
     def __repr__(self) -> str:
         return f"TokenManager(key={self._key!r}, store={self._store!r})"
-
-
-# The SQLite store lives in its own module (it needs the vault); it is part of this module's surface.
-from pms_connect._token_sqlite import SqliteTokenStore, TokenLockTimeoutError, TokenStoreError  # noqa: E402
-
-__all__ += ["SqliteTokenStore", "TokenLockTimeoutError", "TokenStoreError"]

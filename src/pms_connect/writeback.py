@@ -1,16 +1,22 @@
-"""Tracking queued writes to a terminal state: the provider-neutral :class:`WritebackPoller`.
+"""Following writes to a terminal state: the provider-neutral :class:`WritebackPoller`, on the write journal.
 
 At Sikka (and most PMS bridges) a write is queued and applied minutes later by the practice's machine, or
-never. The poller follows every pending handle of a provider together:
+never. Every write is an entry of the store's write journal before it is sent
+(:mod:`pms_connect.stores`); the poller follows the open entries of a process together:
 
 * one batched request reports on many handles (``WritebackSource.poll``); handles the batch cannot tell
   about are checked one by one (``WritebackSource.check``), a few per round;
-* young handles are polled often, old ones less (``PollSchedule``); the source sends its requests in the
-  background lane of the rate limiter, so interactive calls go first;
-* each handle ends in exactly one terminal state: written (with the created id), failed (with the PMS's
-  reason), timed out (its deadline passed: the pending write is withdrawn at the PMS so that it cannot land
-  after the caller gave up), or cancelled;
-* a :class:`WritebackLedger` keeps handles across restarts, so a new worker resumes tracking.
+* a write whose answer was lost (``acknowledged=False``) is looked for in the PMS's own log
+  (``WritebackSource.find_logged``) every round; found, it is tracked like any other; not logged within the
+  source's ``reconcile_window``, it ends ``not_applied``. It is never sent again by the SDK;
+* young handles are polled often, old ones less (``PollSchedule``), in the background lane of the rate
+  limiter so interactive calls go first;
+* each handle ends in exactly one terminal state, recorded in the journal (first writer wins across
+  processes): written (with the created id), failed (the PMS's reason), not applied, timed out (its deadline
+  passed: the pending write is withdrawn at the PMS so it cannot land after the caller gave up), cancelled;
+* what the poller cannot fix reaches the waiters: an authentication or permission error of the PMS, or a
+  journal that cannot be written, is raised from ``wait()`` within one round; a round that fails
+  unexpectedly is logged and fails the waiters, and the loop goes on.
 """
 
 from __future__ import annotations
@@ -18,128 +24,74 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import json
 import logging
-import sqlite3
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from pms_connect._clock import Clock, SystemClock
-from pms_connect.errors import PmsError
+from pms_connect.errors import (
+    AuthenticationError,
+    InvalidArgumentError,
+    PermissionDeniedError,
+    PmsError,
+    StoreError,
+    UnsupportedOperationError,
+    WaitTimeoutError,
+)
 from pms_connect.models import Writeback, WritebackResult, WritebackState
 from pms_connect.protocol import WritebackCallback
+from pms_connect.stores import JournalEntry, MemoryJournal, WriteJournal
 
 __all__ = [
     "BoundWritebacks",
-    "InMemoryWritebackLedger",
     "PollSchedule",
-    "SqliteWritebackLedger",
-    "WritebackLedger",
     "WritebackPoller",
     "WritebackSource",
+    "handle_from_entry",
 ]
 
 logger = logging.getLogger("pms_connect.writeback")
 
+_FINISHED_KEPT = 10_000  # recent results kept in memory; the journal keeps them all
+
 
 @runtime_checkable
 class WritebackSource(Protocol):
-    """How a provider reports on its queued writes.
+    """How a provider reports on its writes.
 
     Sources with the same ``batch_key`` can answer for each other's handles in :meth:`poll` (at Sikka: every
     practice of one app, whose writebacks one app-level list reports), so a poller shared by many providers
-    spends one request a round on all of them.
+    spends one request a round on all of them. ``reconcile_window`` is how long after sending a write whose
+    answer was lost may still show up in the PMS's log.
     """
 
     @property
     def batch_key(self) -> str: ...
 
+    @property
+    def reconcile_window(self) -> timedelta: ...
+
     async def poll(self, handles: Sequence[Writeback]) -> Mapping[str, WritebackResult | None]:
-        """What one cheap request tells about ``handles``: a result (pending included), or None for a handle
-        that is done but whose outcome needs :meth:`check` (of its own source). Handles left out are unknown
-        to the batch and are checked one by one, a few a round."""
+        """What one cheap request tells about ``handles`` (each with its ``writeback_id``), keyed by handle id:
+        a result (pending included), or None for a handle that is done but whose outcome needs :meth:`check`.
+        Handles left out are unknown to the batch and are checked one by one, a few a round."""
         ...
 
     async def check(self, handle: Writeback) -> WritebackResult:
-        """The current result of one handle."""
+        """The current result of one handle with a known ``writeback_id``."""
         ...
 
     async def withdraw(self, handle: Writeback) -> bool:
         """Delete a pending write at the PMS; False when it can no longer be withdrawn (it completed)."""
         ...
 
-
-@runtime_checkable
-class WritebackLedger(Protocol):
-    """Where handles live while pending, so that a restarted worker resumes tracking them."""
-
-    async def record(self, handle: Writeback) -> None: ...
-
-    async def settle(self, result: WritebackResult) -> None: ...
-
-    async def pending(self) -> list[Writeback]: ...
-
-
-class InMemoryWritebackLedger:
-    def __init__(self) -> None:
-        self._pending: dict[str, Writeback] = {}
-        self.settled: dict[str, WritebackResult] = {}
-
-    async def record(self, handle: Writeback) -> None:
-        self._pending[handle.id] = handle
-
-    async def settle(self, result: WritebackResult) -> None:
-        self._pending.pop(result.writeback_id, None)
-        self.settled[result.writeback_id] = result
-
-    async def pending(self) -> list[Writeback]:
-        return list(self._pending.values())
-
-
-class SqliteWritebackLedger:
-    """A ledger in a SQLite file: handles survive the process. Holds ids and times, no PHI."""
-
-    def __init__(self, path: str | Path) -> None:
-        self._path = str(path)
-        with contextlib.closing(self._connect()) as db, db:
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS writebacks ("
-                " id TEXT PRIMARY KEY, handle TEXT NOT NULL, state TEXT NOT NULL, result TEXT)"
-            )
-
-    def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self._path, timeout=30)
-
-    def _run(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        with contextlib.closing(self._connect()) as db, db:
-            return db.execute(sql, params).fetchall()
-
-    async def record(self, handle: Writeback) -> None:
-        await asyncio.to_thread(
-            self._run,
-            "INSERT OR REPLACE INTO writebacks (id, handle, state, result) VALUES (?, ?, 'pending', NULL)",
-            (handle.id, handle.model_dump_json()),
-        )
-
-    async def settle(self, result: WritebackResult) -> None:
-        await asyncio.to_thread(
-            self._run,
-            "UPDATE writebacks SET state = ?, result = ? WHERE id = ?",
-            (result.status.value, result.model_dump_json(), result.writeback_id),
-        )
-
-    async def pending(self) -> list[Writeback]:
-        rows = await asyncio.to_thread(self._run, "SELECT handle FROM writebacks WHERE state = 'pending'", ())
-        return [Writeback.model_validate(json.loads(row[0])) for row in rows]
-
-    async def result(self, writeback_id: str) -> WritebackResult | None:
-        rows = await asyncio.to_thread(
-            self._run, "SELECT result FROM writebacks WHERE id = ? AND result IS NOT NULL", (writeback_id,)
-        )
-        return WritebackResult.model_validate(json.loads(rows[0][0])) if rows else None
+    async def find_logged(self, entries: Sequence[JournalEntry]) -> Mapping[str, Sequence[str]]:
+        """For journal entries whose answer was lost: the writeback ids in the PMS's log that are exactly
+        these writes (by their marker, else by every field sent), best first, keyed by entry id."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -147,7 +99,7 @@ class PollSchedule:
     """How often to look at a handle: ``min_interval`` while young, growing with age up to ``max_interval``.
 
     The interval is ``age * growth`` clamped to [min_interval, max_interval]. ``max_single_checks`` bounds
-    the per-handle fallback requests in one round.
+    the per-handle fallback requests in one round; ``error_backoff`` is the pause after a failed round.
     """
 
     min_interval: timedelta = timedelta(seconds=5)
@@ -160,44 +112,77 @@ class PollSchedule:
         return min(self.max_interval, max(self.min_interval, age * self.growth))
 
 
+def handle_from_entry(entry: JournalEntry) -> Writeback:
+    """The handle a journal entry stands for (after a restart, or for another worker)."""
+    return Writeback(
+        id=entry.id,
+        kind=entry.kind,
+        practice_id=entry.practice_id,
+        submitted_at=entry.created_at,
+        deadline=entry.deadline,
+        appointment_id=entry.appointment_id,
+        writeback_id=entry.writeback_id,
+        acknowledged=entry.writeback_id is not None,
+    )
+
+
+@dataclass
+class _Waiter:
+    future: asyncio.Future[WritebackResult]
+    give_up: datetime | None
+
+
 @dataclass
 class _Entry:
-    handle: Writeback
+    handle: Writeback  # its writeback_id is filled in once known
     source: WritebackSource
     due: datetime
-    result: WritebackResult
     deadline: datetime | None
-    waiters: list[asyncio.Future[WritebackResult]] = field(default_factory=list)
+    intent: JournalEntry
+    waiters: list[_Waiter] = field(default_factory=list)
     callbacks: list[WritebackCallback] = field(default_factory=list)
     settling: bool = False
 
+    @property
+    def acknowledged(self) -> bool:
+        return self.handle.writeback_id is not None
+
+    def learn(self, writeback_id: str) -> None:
+        self.handle = self.handle.model_copy(update={"writeback_id": writeback_id})
+
 
 class WritebackPoller:
-    """Follows pending writebacks to a terminal state, for ``wait``, ``status``, ``cancel`` and callbacks.
+    """Follows open writes to a terminal state, for ``wait``, ``status``, ``cancel`` and callbacks.
 
-    One poller can serve many providers (``SikkaProvider(writeback_poller=shared)``): each handle keeps the
-    source it came from, and handles whose sources share a ``batch_key`` are polled with one request.
-    ``source`` is the default for calls that name none.
+    ``journal`` is the store's write journal (a provider passes its store's); ``max_wait`` bounds a
+    ``wait()`` that names no timeout on a write with no deadline of its own (a payment, a new patient): it
+    then raises :class:`~pms_connect.errors.WaitTimeoutError` and the write stays tracked. One poller can
+    serve many providers (``SikkaProvider(writeback_poller=shared)``) when they share its journal.
     """
 
     def __init__(
         self,
         source: WritebackSource | None = None,
         *,
+        journal: WriteJournal | None = None,
         clock: Clock | None = None,
-        ledger: WritebackLedger | None = None,
         schedule: PollSchedule | None = None,
         on_complete: WritebackCallback | None = None,
+        max_wait: timedelta = timedelta(minutes=30),
     ) -> None:
+        if max_wait <= timedelta(0):
+            raise InvalidArgumentError("max_wait must be positive")
         self._source = source
+        self.journal: WriteJournal = journal if journal is not None else MemoryJournal()
         self._clock = clock or SystemClock()
-        self._ledger: WritebackLedger = ledger if ledger is not None else InMemoryWritebackLedger()
         self.schedule = schedule or PollSchedule()
+        self.max_wait = max_wait
         self._default_callback = on_complete
         self._entries: dict[str, _Entry] = {}
-        self._finished: dict[str, WritebackResult] = {}
+        self._finished: OrderedDict[str, WritebackResult] = OrderedDict()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._spawned: set[asyncio.Task[Any]] = set()
         self.rounds = 0
         """Polling rounds run so far: visible to tests and benchmarks."""
 
@@ -206,12 +191,8 @@ class WritebackPoller:
     def _resolve(self, source: WritebackSource | None) -> WritebackSource:
         chosen = source or self._source
         if chosen is None:
-            raise ValueError("this poller has no default source: pass source=")
+            raise InvalidArgumentError("this poller has no default source: pass source=")
         return chosen
-
-    def _source_of(self, handle: Writeback, source: WritebackSource | None) -> WritebackSource:
-        entry = self._entries.get(handle.id)
-        return source or (entry.source if entry is not None else self._resolve(None))
 
     async def track(
         self,
@@ -220,26 +201,32 @@ class WritebackPoller:
         callback: WritebackCallback | None = None,
         deadline: datetime | None = None,
         source: WritebackSource | None = None,
+        intent: JournalEntry | None = None,
     ) -> None:
         """Start following ``handle`` (idempotent). ``deadline`` (or the handle's own) ends it as timed out."""
-        if handle.id not in self._entries and handle.id not in self._finished:
-            # Record before polling can start, so that a quick settle is never overwritten by this record.
-            await self._ledger.record(handle)
+        entry = self._entries.get(handle.id)
+        if entry is None and handle.id not in self._finished:
+            stored = intent or await self.journal.get(handle.id)
+            if stored is None:
+                raise InvalidArgumentError("this handle is not in the store's write journal")
+            if not stored.open and stored.result is not None:
+                self._remember(handle.id, stored.result)
+            else:
+                chosen = self._resolve(source)
+                entry = _Entry(
+                    handle=handle.model_copy(update={"writeback_id": stored.writeback_id or handle.writeback_id}),
+                    source=chosen,
+                    due=max(stored.created_at + self.schedule.min_interval, self._clock.now()),
+                    deadline=handle.deadline,
+                    intent=stored,
+                )
+                self._entries[handle.id] = entry
         finished = self._finished.get(handle.id)
         if finished is not None:
             if callback is not None:
                 await _call(callback, finished)
             return
-        entry = self._entries.get(handle.id)
-        if entry is None:
-            entry = _Entry(
-                handle=handle,
-                source=self._resolve(source),
-                due=max(handle.submitted_at + self.schedule.min_interval, self._clock.now()),
-                result=WritebackResult(writeback_id=handle.id, status=WritebackState.PENDING),
-                deadline=handle.deadline,
-            )
-            self._entries[handle.id] = entry
+        assert entry is not None
         if callback is not None:
             entry.callbacks.append(callback)
         if deadline is not None:
@@ -268,31 +255,50 @@ class WritebackPoller:
         timeout: float | timedelta | None = None,
         source: WritebackSource | None = None,
     ) -> WritebackResult:
-        """Wait for the terminal result. A ``timeout`` is a deadline for the write itself: when it passes,
-        the pending write is withdrawn at the PMS and the result is ``timed_out`` (to keep waiting without
-        giving up on the write, use :meth:`on_complete`)."""
+        """Wait for the terminal result.
+
+        A ``timeout`` is a deadline for the write itself: when it passes, the pending write is withdrawn at
+        the PMS and the result is ``timed_out`` (to keep waiting without giving up on the write, use
+        :meth:`on_complete`). Without one, a write with a deadline of its own (a booking: its start) is
+        waited for until then; any other is waited for at most ``max_wait``, after which
+        :class:`~pms_connect.errors.WaitTimeoutError` is raised and the write stays tracked.
+        """
         deadline = None
         if timeout is not None:
             seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout)
             if seconds < 0:
-                raise ValueError("timeout must not be negative")
+                raise InvalidArgumentError("timeout must not be negative")
             deadline = self._clock.now() + timedelta(seconds=seconds)
         await self.track(handle, deadline=deadline, source=source)
         finished = self._finished.get(handle.id)
         if finished is not None:
             return finished
+        entry = self._entries[handle.id]
         future: asyncio.Future[WritebackResult] = asyncio.get_running_loop().create_future()
-        self._entries[handle.id].waiters.append(future)
+        # Without a deadline of its own, the wait gives up after max_wait; the loop enforces it, so that
+        # virtual clocks see one sleeper, not one per waiter.
+        give_up = None if entry.deadline is not None else self._clock.now() + self.max_wait
+        entry.waiters.append(_Waiter(future, give_up))
+        self._wake.set()
         return await future
 
     async def status(self, handle: Writeback, *, source: WritebackSource | None = None) -> WritebackResult:
-        """The terminal result if known, else one fresh check at the PMS."""
+        """The terminal result if known, else a fresh check at the PMS (``pending`` while its tracking id is
+        not known yet)."""
         finished = self._finished.get(handle.id)
         if finished is not None:
             return finished
-        result = await self._source_of(handle, source).check(handle)
+        stored = await self.journal.get(handle.id)
+        if stored is not None and stored.result is not None:
+            self._remember(handle.id, stored.result)
+            return stored.result
+        writeback_id = stored.writeback_id if stored is not None else handle.writeback_id
+        if writeback_id is None:
+            return WritebackResult(handle_id=handle.id, status=WritebackState.PENDING)
+        chosen = self._source_for(handle, source)
+        result = await chosen.check(handle.model_copy(update={"writeback_id": writeback_id}))
         if result.status.terminal:
-            await self._track_and_settle(handle, result)
+            await self._track_and_settle(handle, result, source=chosen)
         return result
 
     async def cancel(self, handle: Writeback, *, source: WritebackSource | None = None) -> WritebackResult:
@@ -300,38 +306,49 @@ class WritebackPoller:
         finished = self._finished.get(handle.id)
         if finished is not None:
             return finished
-        chosen = self._source_of(handle, source)
-        if await chosen.withdraw(handle):
+        stored = await self.journal.get(handle.id)
+        if stored is not None and stored.result is not None:
+            return stored.result
+        writeback_id = stored.writeback_id if stored is not None else handle.writeback_id
+        if writeback_id is None:
+            raise UnsupportedOperationError(
+                "the write's answer was lost and the PMS's log has not shown it yet, so it cannot be withdrawn; "
+                "wait for it to be found or to end not_applied"
+            )
+        chosen = self._source_for(handle, source)
+        known = handle.model_copy(update={"writeback_id": writeback_id})
+        if await chosen.withdraw(known):
             result = WritebackResult(
-                writeback_id=handle.id,
+                handle_id=handle.id,
+                writeback_id=writeback_id,
                 status=WritebackState.CANCELLED,
                 message="withdrawn at the PMS before it was applied",
                 completed_at=self._clock.now(),
             )
         else:
-            result = await chosen.check(handle)
-        await self._track_and_settle(handle, result)
-        return result
+            result = await chosen.check(known)
+        return await self._track_and_settle(handle, result, source=chosen)
 
     async def resume(
         self,
         *,
         source: WritebackSource | None = None,
-        only: Callable[[Writeback], bool] | None = None,
+        practice: str | None = None,
+        only: Callable[[JournalEntry], bool] | None = None,
     ) -> int:
-        """Track the handles the ledger holds as pending (after a restart), those ``only`` accepts, with
-        ``source``; returns how many."""
-        handles = [h for h in await self._ledger.pending() if only is None or only(h)]
-        for handle in handles:
-            await self.track(handle, source=source)
-        return len(handles)
+        """Track the journal's open entries (after a restart, or a worker's death): those of ``practice``
+        that ``only`` accepts, with ``source``; returns how many."""
+        entries = [e for e in await self.journal.open_entries(practice) if only is None or only(e)]
+        for entry in entries:
+            await self.track(handle_from_entry(entry), source=source, intent=entry)
+        return len(entries)
 
     @property
     def pending_count(self) -> int:
         return len(self._entries)
 
     async def aclose(self) -> None:
-        """Stop polling (pending handles stay in the ledger for :meth:`resume`)."""
+        """Stop polling (open entries stay in the journal for :meth:`resume`)."""
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -339,6 +356,16 @@ class WritebackPoller:
                 await task
 
     # -- the loop ---------------------------------------------------------------------------------------
+
+    def _source_for(self, handle: Writeback, source: WritebackSource | None) -> WritebackSource:
+        entry = self._entries.get(handle.id)
+        return source or (entry.source if entry is not None else self._resolve(None))
+
+    def _remember(self, handle_id: str, result: WritebackResult) -> None:
+        self._finished[handle_id] = result
+        self._finished.move_to_end(handle_id)
+        while len(self._finished) > _FINISHED_KEPT:
+            self._finished.popitem(last=False)
 
     def _tighten(self, entry: _Entry, deadline: datetime) -> None:
         if entry.deadline is None or deadline < entry.deadline:
@@ -350,26 +377,58 @@ class WritebackPoller:
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
+        self._spawned.add(task)  # a strong reference: the loop keeps tasks only weakly
+        task.add_done_callback(self._spawned.discard)
         task.add_done_callback(_log_task_error)
 
     async def _run(self) -> None:
         while self._entries:
             self._wake.clear()
-            now = self._clock.now()
-            live = [e for e in self._entries.values() if not e.settling]
-            for entry in [e for e in live if e.deadline is not None and e.deadline <= now]:
-                await self._expire(entry)
-            due = [e for e in live if e.due <= now and not e.settling]
-            if due:
-                await self._round(due)
+            try:
+                await self._step()
+            except Exception as exc:  # never die silently: tell the waiters, back off, go on
+                logger.error("a writeback polling round failed: %s", type(exc).__name__)
+                error = (
+                    exc
+                    if isinstance(exc, PmsError)
+                    else PmsError(f"writeback polling failed ({type(exc).__name__})")
+                )
+                self._fail_waiters(list(self._entries.values()), error)
+                await self._sleep_until(self._clock.now() + self.schedule.error_backoff)
+
+    async def _step(self) -> None:
+        now = self._clock.now()
+        self._give_up_waits(now)
+        live = [e for e in self._entries.values() if not e.settling]
+        for entry in [e for e in live if e.deadline is not None and e.deadline <= now]:
+            await self._expire(entry)
+        due = [e for e in live if e.due <= now and not e.settling and e.handle.id in self._entries]
+        if due:
+            await self._round(due)
+            return
+        if not self._entries:
+            return
+        wake_at = min(
+            [e.due for e in self._entries.values()]
+            + [e.deadline for e in self._entries.values() if e.deadline is not None]
+            + [w.give_up for e in self._entries.values() for w in e.waiters if w.give_up is not None]
+        )
+        await self._sleep_until(wake_at)
+
+    def _give_up_waits(self, now: datetime) -> None:
+        for entry in self._entries.values():
+            expired = [w for w in entry.waiters if w.give_up is not None and w.give_up <= now]
+            if not expired:
                 continue
-            if not self._entries:
-                break
-            wake_at = min(
-                [e.due for e in self._entries.values()]
-                + [e.deadline for e in self._entries.values() if e.deadline is not None]
-            )
-            await self._sleep_until(wake_at)
+            entry.waiters = [w for w in entry.waiters if w not in expired]
+            for waiter in expired:
+                if not waiter.future.done():
+                    waiter.future.set_exception(
+                        WaitTimeoutError(
+                            f"the write is still pending after {self.max_wait.total_seconds():g} s; it is still "
+                            "tracked (wait again, use on_complete, or cancel it)"
+                        )
+                    )
 
     async def _sleep_until(self, when: datetime) -> None:
         delay = max(0.0, (when - self._clock.now()).total_seconds())
@@ -385,6 +444,10 @@ class WritebackPoller:
     async def _round(self, due: list[_Entry]) -> None:
         self.rounds += 1
         now = self._clock.now()
+        if not await self._sync_with_journal(now):
+            for entry in due:
+                entry.due = now + self.schedule.error_backoff
+            return
         # One batched request per batch key covers every pending handle of it, due or not: it costs the same.
         groups: dict[str, list[_Entry]] = {}
         for entry in self._entries.values():
@@ -393,13 +456,19 @@ class WritebackPoller:
         failed_keys: set[str] = set()
         unknown: list[_Entry] = []
         for key, group in groups.items():
+            lost = [e for e in group if not e.acknowledged and e in due]
+            if lost and not await self._reconcile(lost, now):
+                failed_keys.add(key)
+            known = [e for e in group if e.acknowledged and not e.settling and e.handle.id in self._entries]
+            if not known:
+                continue
             try:
-                results = await group[0].source.poll([e.handle for e in group])
+                results = await known[0].source.poll([e.handle for e in known])
             except PmsError as exc:
-                logger.warning("writeback poll failed (%s); backing off", type(exc).__name__)
+                self._poll_failed(known, exc)
                 failed_keys.add(key)
                 continue
-            for entry in group:
+            for entry in known:
                 if entry.handle.id not in results:
                     if entry in due:
                         unknown.append(entry)
@@ -419,29 +488,106 @@ class WritebackPoller:
                 entry.due = now + self.schedule.error_backoff
             else:
                 entry.due = now + self.schedule.interval(now - entry.handle.submitted_at)
+                if not entry.acknowledged:  # look once more exactly when the reconcile window closes
+                    entry.due = min(entry.due, max(now, self._window_end(entry)))
+
+    async def _sync_with_journal(self, now: datetime) -> bool:
+        """Adopt what other workers settled or found, and renew the heartbeat of every entry followed here."""
+        entries = [e for e in self._entries.values() if not e.settling]
+        try:
+            stored = await self.journal.get_many([e.handle.id for e in entries])
+            await self.journal.touch([e.handle.id for e in entries], at=now)
+        except StoreError as exc:
+            logger.error("the write journal could not be read (%s)", exc.message)
+            self._fail_waiters(entries, exc)
+            return False
+        for entry in entries:
+            current = stored.get(entry.handle.id)
+            if current is None:
+                continue
+            entry.intent = current
+            if current.result is not None:
+                await self._finish(entry, current.result)
+            elif current.writeback_id is not None and current.writeback_id != entry.handle.writeback_id:
+                entry.learn(current.writeback_id)
+        return True
+
+    def _window_end(self, entry: _Entry) -> datetime:
+        return entry.intent.sent_or_created() + entry.source.reconcile_window
+
+    async def _reconcile(self, lost: list[_Entry], now: datetime) -> bool:
+        """Look for writes whose answer was lost in the PMS's log; False if the log could not be read."""
+        try:
+            found = await lost[0].source.find_logged([e.intent for e in lost])
+        except PmsError as exc:
+            self._poll_failed(lost, exc)
+            return False
+        for entry in lost:
+            for writeback_id in found.get(entry.handle.id, ()):
+                try:
+                    adopted = await self.journal.acknowledge(entry.handle.id, writeback_id, at=now)
+                except StoreError as exc:
+                    self._fail_waiters([entry], exc)
+                    break
+                if adopted:
+                    logger.info("a write whose answer was lost was found in the PMS's log")
+                    entry.learn(writeback_id)
+                    break
+            else:
+                if now >= self._window_end(entry):
+                    window = entry.source.reconcile_window.total_seconds()
+                    await self._settle(
+                        entry,
+                        WritebackResult(
+                            handle_id=entry.handle.id,
+                            status=WritebackState.NOT_APPLIED,
+                            message=(
+                                f"the PMS did not log this write within {window:g} s of sending it: it was not "
+                                "applied, and sending it again is safe"
+                            ),
+                            completed_at=now,
+                        ),
+                    )
+        return True
+
+    def _poll_failed(self, entries: list[_Entry], exc: PmsError) -> None:
+        if isinstance(exc, AuthenticationError | PermissionDeniedError):
+            # Not transient: the app lost its access. Waiters learn it now; the writes stay tracked.
+            logger.error("writebacks cannot be followed: %s", type(exc).__name__)
+            self._fail_waiters(entries, exc)
+        else:
+            logger.warning("writeback poll failed (%s); backing off", type(exc).__name__)
+
+    def _fail_waiters(self, entries: Sequence[_Entry], error: PmsError) -> None:
+        for entry in entries:
+            waiters, entry.waiters = entry.waiters, []
+            for waiter in waiters:
+                if not waiter.future.done():
+                    waiter.future.set_exception(error)
 
     async def _check(self, entry: _Entry) -> None:
         try:
             result = await entry.source.check(entry.handle)
         except PmsError as exc:
-            logger.warning("writeback check failed (%s)", type(exc).__name__)
+            self._poll_failed([entry], exc)
             return
         if result.status.terminal:
             await self._settle(entry, result)
 
     async def _expire(self, entry: _Entry) -> None:
-        try:
-            withdrawn = await entry.source.withdraw(entry.handle)
-        except PmsError as exc:
-            logger.warning("could not withdraw a timed-out writeback (%s)", type(exc).__name__)
-            withdrawn = None
-        if withdrawn is False:
-            # Too late to withdraw: it completed. Report what really happened.
-            with contextlib.suppress(PmsError):
-                result = await entry.source.check(entry.handle)
-                if result.status.terminal:
-                    await self._settle(entry, result)
-                    return
+        withdrawn: bool | None = None
+        if entry.acknowledged:
+            try:
+                withdrawn = await entry.source.withdraw(entry.handle)
+            except PmsError as exc:
+                logger.warning("could not withdraw a timed-out writeback (%s)", type(exc).__name__)
+            if withdrawn is False:
+                # Too late to withdraw: it completed. Report what really happened.
+                with contextlib.suppress(PmsError):
+                    result = await entry.source.check(entry.handle)
+                    if result.status.terminal:
+                        await self._settle(entry, result)
+                        return
         message = (
             "deadline passed; the pending write was withdrawn at the PMS"
             if withdrawn
@@ -450,53 +596,76 @@ class WritebackPoller:
         await self._settle(
             entry,
             WritebackResult(
-                writeback_id=entry.handle.id,
+                handle_id=entry.handle.id,
+                writeback_id=entry.handle.writeback_id,
                 status=WritebackState.TIMED_OUT,
                 message=message,
                 completed_at=self._clock.now(),
             ),
         )
 
-    async def _track_and_settle(self, handle: Writeback, result: WritebackResult) -> None:
+    async def _track_and_settle(
+        self, handle: Writeback, result: WritebackResult, *, source: WritebackSource
+    ) -> WritebackResult:
         entry = self._entries.get(handle.id)
         if entry is None:
-            self._finished[handle.id] = result
-            await self._ledger.settle(result)
-            return
+            final = await self.journal.settle(handle.id, result, at=self._clock.now())
+            self._remember(handle.id, final)
+            return final
         await self._settle(entry, result)
+        return self._finished.get(handle.id, result)
 
     async def _settle(self, entry: _Entry, result: WritebackResult) -> None:
         if entry.settling or self._entries.get(entry.handle.id) is not entry:
             return
         entry.settling = True  # stays visible in _entries, so new waiters join this entry meanwhile
-        await self._ledger.settle(result)
+        try:
+            final = await self.journal.settle(entry.handle.id, result, at=self._clock.now())
+        except StoreError as exc:
+            entry.settling = False
+            logger.error("a writeback result could not be journaled (%s)", exc.message)
+            self._fail_waiters([entry], exc)
+            return
+        await self._finish(entry, final)
+
+    async def _finish(self, entry: _Entry, result: WritebackResult) -> None:
+        """Deliver a journaled result: callbacks first (so a caller returning from wait() sees their
+        effects), then waiters."""
+        entry.settling = True
         logger.debug("writeback %s ended %s", entry.handle.id, result.status.value)
-        # Callbacks before waiters, so that a caller returning from wait() sees their effects.
         if self._default_callback is not None:
             await _call(self._default_callback, result)
         called = 0
         while called < len(entry.callbacks):  # callbacks added while these run are called too
             await _call(entry.callbacks[called], result)
             called += 1
-        del self._entries[entry.handle.id]
-        self._finished[entry.handle.id] = result
+        self._entries.pop(entry.handle.id, None)
+        self._remember(entry.handle.id, result)
         for waiter in entry.waiters:
-            if not waiter.done():
-                waiter.set_result(result)
+            if not waiter.future.done():
+                waiter.future.set_result(result)
 
 
 class BoundWritebacks:
     """One provider's view of a (possibly shared) poller: every call carries that provider's source."""
 
-    def __init__(self, poller: WritebackPoller, source: WritebackSource, *, owns_poller: bool) -> None:
+    def __init__(
+        self, poller: WritebackPoller, source: WritebackSource, *, practice: str, owns_poller: bool
+    ) -> None:
         self.poller = poller
         self.source = source
+        self.practice = practice
         self._owns_poller = owns_poller
 
     async def track(
-        self, handle: Writeback, *, callback: WritebackCallback | None = None, deadline: datetime | None = None
+        self,
+        handle: Writeback,
+        *,
+        callback: WritebackCallback | None = None,
+        deadline: datetime | None = None,
+        intent: JournalEntry | None = None,
     ) -> None:
-        await self.poller.track(handle, callback=callback, deadline=deadline, source=self.source)
+        await self.poller.track(handle, callback=callback, deadline=deadline, source=self.source, intent=intent)
 
     async def status(self, handle: Writeback) -> WritebackResult:
         return await self.poller.status(handle, source=self.source)
@@ -510,8 +679,9 @@ class BoundWritebacks:
     def on_complete(self, handle: Writeback, callback: WritebackCallback) -> None:
         self.poller.on_complete(handle, callback, source=self.source)
 
-    async def resume(self, *, only: Callable[[Writeback], bool] | None = None) -> int:
-        return await self.poller.resume(source=self.source, only=only)
+    async def resume(self, *, only: Callable[[JournalEntry], bool] | None = None) -> int:
+        """Follow this practice's open journal entries: writes a previous (or crashed) worker left open."""
+        return await self.poller.resume(source=self.source, practice=self.practice, only=only)
 
     @property
     def pending_count(self) -> int:

@@ -32,6 +32,9 @@ PUBLIC = {
     "AmbiguousPatientError",
     "UnsupportedOperationError",
     "WritebackFailedError",
+    "WaitTimeoutError",
+    "StoreError",
+    "LockTimeoutError",
     "VaultError",
     # models
     "Appointment",
@@ -64,7 +67,6 @@ PUBLIC = {
     "RateLimit",
     "RateLimiter",
     "InMemoryTokenStore",
-    "SqliteTokenStore",
     "Token",
     "TokenManager",
     "TokenStore",

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from pms_connect.errors import PmsStatusError
-from pms_connect.models import WritebackState
+from pms_connect.models import Writeback, WritebackKind, WritebackState
 from pms_connect.sikka._wire import WriteAnswer, WritebackStatusRow
 from pms_connect.sikka._writebacks import parse_writeback_id, row_to_result
 
@@ -159,6 +161,13 @@ def status_row(**over: str) -> WritebackStatusRow:
 
 
 DONE_AT = datetime(2026, 12, 1, 8, 2, 41, tzinfo=CHICAGO)
+HANDLE = Writeback(
+    id="PMSCAAAAAAAAAAAAAAAA",
+    kind=WritebackKind.BOOK_APPOINTMENT,
+    submitted_at=datetime(2026, 12, 1, 14, 0, tzinfo=timezone.utc),
+    writeback_id="490481",
+)
+REFERENCE = Path(__file__).resolve().parents[1] / "fixtures" / "sikka"  # copied from shared/reference/sikka
 DONE = {"is_completed": "True", "completed_time": "2026-12-01 08:02:41"}
 
 # (case, row fields, state, created_id, message, completed_at)
@@ -256,7 +265,7 @@ ROWS = [
     ids=[row[0] for row in ROWS],
 )
 def test_row_to_result(fields, state, created_id, message, completed_at):
-    result = row_to_result(status_row(**fields), CHICAGO)
+    result = row_to_result(status_row(**fields), HANDLE, CHICAGO)
     assert result.writeback_id == "490481"
     assert result.status is state
     assert result.created_id == created_id
@@ -287,7 +296,7 @@ def test_row_to_result_from_the_documented_answer():
             "created_id": "812",
         }
     )
-    result = row_to_result(row, CHICAGO)
+    result = row_to_result(row, HANDLE, CHICAGO)
     assert result.status is WritebackState.WRITTEN
     assert result.created_id == "812"
     assert result.completed_at == datetime(2020, 12, 4, 13, 54, 16, tzinfo=CHICAGO)
@@ -301,5 +310,19 @@ def test_a_completed_row_with_no_status_and_no_error_is_written() -> None:
     from pms_connect.sikka._writebacks import row_to_result
 
     row = w.WritebackStatusRow(id="9", is_completed="True", has_error="False", status="", created_id="77")
-    result = row_to_result(row, ZoneInfo("America/Chicago"))
+    result = row_to_result(row, HANDLE, ZoneInfo("America/Chicago"))
     assert (result.status, result.created_id) == (WritebackState.WRITTEN, "77")
+
+
+@pytest.mark.parametrize("name", ["writeback_status_completed", "writeback_status_pending"])
+def test_the_payloads_another_sikka_client_recorded(name: str) -> None:
+    """fincura-ai/sikka-sdk-js's recorded answers: ``status: "Completed"``, ``result: "Success"`` is written."""
+    fixtures = json.loads((REFERENCE / "fincura_fixtures.json").read_text())
+    [item] = fixtures[name]["body"]["items"]
+    result = row_to_result(WritebackStatusRow.model_validate(item), HANDLE, CHICAGO)
+    if name == "writeback_status_completed":
+        assert (result.status, result.message) == (WritebackState.WRITTEN, "Success")
+        assert result.completed_at == datetime(2026, 3, 4, 16, 53, tzinfo=CHICAGO)
+    else:
+        assert result.status is WritebackState.PENDING
+    assert (result.handle_id, result.writeback_id) == (HANDLE.id, "3809955")

@@ -24,14 +24,21 @@ from pms_connect.errors import (
     PmsConnectionError,
     PmsStatusError,
     PreconditionFailedError,
-    ServerError,
     SlotUnavailableError,
     UnsupportedOperationError,
 )
-from pms_connect.models import BookingRequest, NewPatient, PaymentRequest, Writeback, WritebackKind
+from pms_connect.models import (
+    BookingRequest,
+    NewPatient,
+    PaymentRequest,
+    Writeback,
+    WritebackKind,
+    WritebackState,
+)
 from pms_connect.sikka import SikkaProvider
+from pms_connect.stores import JournalEntry, JournalState
 
-from .conftest import FakeSikka
+from .conftest import FakeSikka, sikka_list
 
 UTC = timezone.utc
 CHICAGO = ZoneInfo("America/Chicago")
@@ -154,9 +161,10 @@ def logged_row(
     fields: Mapping[str, str],
     *,
     apiname: str | None = None,
-    command_time: str = "2026-12-01T08:00:03",
+    command_time: str = "2026-12-01T14:00:03",
     office_id: str = "D20006",
     target_id: str = "",
+    result: str = "pending",
 ) -> dict[str, str]:
     """One item of the app-level ``GET writebacks``: the request body form-encoded, key masked, as documented."""
     pairs = [f"request_key={MASKED_KEY}", *(f"{k}={v}" for k, v in fields.items())]
@@ -167,7 +175,7 @@ def logged_row(
         "href": f"https://api.sikkasoft.com/v4/writebacks/{writeback_id}",
         "description": "",
         "id": writeback_id,
-        "result": "pending",
+        "result": result,
         "office_id": office_id,
         "method": method,
         "completed_time": "",
@@ -214,6 +222,7 @@ class Office:
         ]
     )
     logged: list[dict[str, str]] = field(default_factory=list)
+    status_rows: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def install(self) -> None:
         s = self.sikka
@@ -232,9 +241,15 @@ class Office:
         s.get("practice_variables").mock(side_effect=self._practice_variables)
         s.get("payment_types").mock(side_effect=lambda _: self._page(self.payment_types, "payment_types"))
         s.get("writebacks").mock(side_effect=lambda _: self._page(self.logged, "writebacks"))
-        # The poller may look at its handles while a test runs: everything stays pending.
-        s.get("writeback_status").mock(return_value=httpx.Response(204))
+        # The poller may look at its handles while a test runs: pending unless a test gave a status row.
+        s.get("writeback_status").mock(side_effect=self._writeback_status)
         s.route("DELETE", "writebacks").mock(return_value=httpx.Response(200, json={"error_code": "API4006"}))
+
+    def _writeback_status(self, request: httpx.Request) -> httpx.Response:
+        row = self.status_rows.get(request.url.params["id"])
+        if row is None:
+            return httpx.Response(204)
+        return httpx.Response(200, json=[sikka_list([row], api="writeback_status")])
 
     def _page(self, rows: list[dict[str, str]], api: str) -> httpx.Response:
         return self.sikka.page(rows, api=api) if rows else httpx.Response(204)
@@ -377,15 +392,18 @@ async def test_book_sends_practice_local_date_and_time(sikka, office, pms, clock
     [request] = writes(sikka)
     assert request.method == "POST"
     assert request.url.path == "/v4/appointment"
-    assert body_of(request) == {**BOOK_BODY, "date": day, "time": at}
+    assert body_of(request) == {**BOOK_BODY, "date": day, "time": at, "note": handle.id}
     assert handle == Writeback(
-        id="275495",
+        id=handle.id,
         kind=WritebackKind.BOOK_APPOINTMENT,
         practice_id="1",
         submitted_at=clock.now(),
         deadline=start,
         appointment_id=None,
+        writeback_id="275495",
+        acknowledged=True,
     )
+    assert handle.id.startswith("PMSC")
     assert handle.deadline == start
     assert handle.kind is WritebackKind.BOOK_APPOINTMENT
 
@@ -447,7 +465,7 @@ async def test_a_cancelled_appointment_does_not_block_the_slot(sikka, office, pm
 
     handle = await pms.appointments.book(booking())
 
-    assert handle.id == "275495"
+    assert handle.writeback_id == "275495"
     assert body_of(writes(sikka)[0])["operatory"] == "OP1"
 
 
@@ -462,8 +480,8 @@ async def test_a_pending_booking_holds_its_slot_in_this_process(sikka, office, p
         await pms.appointments.book(booking(provider_id="DMD2", start=START + timedelta(minutes=30)))
     other = await pms.appointments.book(booking(provider_id="DMD2", operatory="OP2"))
 
-    assert first.id == "275495"
-    assert other.id == "275496"
+    assert first.writeback_id == "275495"
+    assert other.writeback_id == "275496"
     assert len(sent(sikka, "POST", "appointment")) == 2
 
 
@@ -503,12 +521,13 @@ async def test_reschedule_sends_put_with_the_new_time(sikka, office, pms, clock)
         "provider_id": "DMD1",
     }
     assert handle == Writeback(
-        id="159357",
+        id=handle.id,
         kind=WritebackKind.RESCHEDULE_APPOINTMENT,
         practice_id="1",
         submitted_at=clock.now(),
         deadline=new_start,
         appointment_id="374",
+        writeback_id="159357",
     )
 
 
@@ -565,7 +584,7 @@ async def test_cancel_and_confirm_send_the_practices_own_status(
     assert all(r.url.path == "/v4/appointments/374" for r in writes(sikka))
     base = {"op": "replace", "path": "/appointment_status", "practice_id": "1", "appointment_sr_no": "374"}
     assert bodies == [{**base, "value": cancel_value}, {**base, "value": confirm_value}]
-    assert (cancelled.id, confirmed.id) == ("252550", "252551")
+    assert (cancelled.writeback_id, confirmed.writeback_id) == ("252550", "252551")
     for handle in (cancelled, confirmed):
         assert handle.kind is WritebackKind.CHANGE_APPOINTMENT_STATUS
         assert handle.appointment_id == "374"
@@ -631,7 +650,11 @@ async def test_create_patient_sends_every_field(sikka, office, pms, clock):
         "email": "ada@example.com",
     }
     assert handle == Writeback(
-        id="490481", kind=WritebackKind.CREATE_PATIENT, practice_id="1", submitted_at=clock.now()
+        id=handle.id,
+        kind=WritebackKind.CREATE_PATIENT,
+        practice_id="1",
+        submitted_at=clock.now(),
+        writeback_id="490481",
     )
 
 
@@ -676,9 +699,14 @@ async def test_post_payment_sends_the_transaction(sikka, office, pms, clock, amo
         "amount": wire,
         "transaction_date": "2026-12-01",
         "practice_id": "1",
+        "note": handle.id,  # the journal entry's marker: how the write is found if its answer is lost
     }
     assert handle == Writeback(
-        id="512000", kind=WritebackKind.POST_PAYMENT, practice_id="1", submitted_at=clock.now()
+        id=handle.id,
+        kind=WritebackKind.POST_PAYMENT,
+        practice_id="1",
+        submitted_at=clock.now(),
+        writeback_id="512000",
     )
 
 
@@ -686,22 +714,22 @@ async def test_post_payment_dates_by_the_practices_day_and_takes_overrides(sikka
     clock.set(datetime(2026, 12, 2, 3, 30, tzinfo=UTC))  # 21:30 on the 1st in Chicago
     sikka.route("POST", "transaction").mock(return_value=write_answer("512000"))
 
-    await pms.payments.post(
+    handle = await pms.payments.post(
         payment(
-            amount=Decimal("80.10"), payment_type="CA", provider_id="DMD2", guarantor_id="12", note="Paid @ desk"
+            amount=Decimal("80.10"), payment_type="CA", provider_id="DMD2", guarantor_id="67", note="Paid @ desk"
         )
     )
 
     assert body_of(writes(sikka)[0]) == {
         "patient_id": "79",
-        "guarantor_id": "12",
+        "guarantor_id": "67",
         "provider_id": "DMD2",
         "procedure_code": "CA",
         "procedure_description": "Cash Payment",
         "amount": "80.10",
         "transaction_date": "2026-12-01",
         "practice_id": "1",
-        "note": "Paid desk",
+        "note": f"Paid desk {handle.id}",
     }
 
 
@@ -769,6 +797,22 @@ def book_with(**kw: Any) -> Callable[[SikkaProvider], Any]:
     return lambda p: p.appointments.book(booking(**kw))
 
 
+def raw_book(**kw: Any) -> Callable[[SikkaProvider], Any]:
+    """A booking built without the model's checks (as ``model_construct`` or a careless caller would)."""
+    values: dict[str, Any] = {**booking().model_dump(), **kw}
+    return lambda p: p.appointments.book(BookingRequest.model_construct(**values))
+
+
+def raw_pay(**kw: Any) -> Callable[[SikkaProvider], Any]:
+    values: dict[str, Any] = {**payment().model_dump(), **kw}
+    return lambda p: p.payments.post(PaymentRequest.model_construct(**values))
+
+
+def raw_create(**kw: Any) -> Callable[[SikkaProvider], Any]:
+    values: dict[str, Any] = {**NewPatient(first_name="A", last_name="B").model_dump(), **kw}
+    return lambda p: p.patients.create(NewPatient.model_construct(**values))
+
+
 def reschedule_with(**kw: Any) -> Callable[[SikkaProvider], Any]:
     return lambda p: p.appointments.reschedule("374", **kw)
 
@@ -814,6 +858,62 @@ INVALID = [
     ("patients unsupported", no_new_patients, create_with(), E_UNSUPPORTED, True),
     ("birthdate tomorrow", nothing, create_with(birthdate=date(2026, 12, 2)), E_ARG, False),
     ("new patient, unknown provider", nothing, create_with(provider_id="X"), E_ARG, True),
+    # Ids are checked as given and sent as checked: never trimmed, never over-long, never control characters.
+    ("patient id with spaces", nothing, book_with(patient_id=" 79"), E_ARG, False),
+    ("provider id with a NUL", nothing, book_with(provider_id="DMD\x001"), E_ARG, False),
+    ("a 100,000-character id", nothing, book_with(patient_id="7" * 100_000), E_ARG, False),
+    ("operatory with a newline", nothing, book_with(operatory="OP1\n"), E_ARG, False),
+    ("a lone surrogate in the reason", nothing, book_with(reason="pain \ud800"), E_ARG, False),
+    ("a NUL in the reason", nothing, book_with(reason="pain\x00"), E_ARG, False),
+    ("year 9999", nothing, book_with(start=datetime(9999, 12, 31, 10, 0, tzinfo=UTC)), E_ARG, False),
+    ("four years ahead", nothing, book_with(start=datetime(2030, 12, 3, 10, 0, tzinfo=CHICAGO)), E_ARG, False),
+    (
+        "02:30 on spring-forward day",
+        nothing,
+        book_with(start=datetime(2027, 3, 14, 2, 30, tzinfo=CHICAGO)),
+        E_ARG,
+        False,
+    ),
+    (
+        "01:30 on fall-back day",
+        nothing,
+        book_with(start=datetime(2027, 11, 7, 1, 30, tzinfo=CHICAGO)),
+        E_ARG,
+        False,
+    ),
+    (
+        "01:30 fall-back, given in UTC",
+        nothing,
+        book_with(start=datetime(2027, 11, 7, 6, 30, tzinfo=UTC)),
+        E_ARG,
+        False,
+    ),
+    ("naive start", nothing, raw_book(start=datetime(2026, 12, 3, 10, 30)), E_ARG, False),
+    ("13-hour appointment", nothing, book_with(duration=timedelta(hours=13)), E_ARG, False),
+    ("negative duration", nothing, raw_book(duration=timedelta(minutes=-30)), E_ARG, False),
+    ("start that is not a datetime", nothing, raw_book(start="tomorrow"), E_ARG, False),
+    (
+        "reschedule an id with spaces",
+        nothing,
+        lambda p: p.appointments.reschedule("374 ", duration=HALF_HOUR),
+        E_ARG,
+        False,
+    ),
+    ("cancel an over-long id", nothing, lambda p: p.appointments.cancel("3" * 65), E_ARG, False),
+    ("confirm a non-string id", nothing, lambda p: p.appointments.confirm(374), E_ARG, False),
+    ("amount 1E+26", nothing, raw_pay(amount=Decimal("1E+26")), E_ARG, False),
+    ("amount NaN", nothing, raw_pay(amount=Decimal("NaN")), E_ARG, False),
+    ("negative amount", nothing, raw_pay(amount=Decimal("-5")), E_ARG, False),
+    ("amount above the cap", nothing, pay_with(amount=Decimal("1000000")), E_ARG, False),
+    ("payment dated two years ago", nothing, pay_with(date=date(2024, 11, 30)), E_ARG, False),
+    ("payment by an unknown provider", nothing, pay_with(provider_id="DMD9"), E_ARG, True),
+    ("payment for another guarantor", nothing, pay_with(guarantor_id="12"), E_ARG, True),
+    ("blank first name", nothing, raw_create(first_name="   "), E_ARG, False),
+    ("last name with a control character", nothing, raw_create(last_name="B\x07"), E_ARG, False),
+    ("invalid phone", nothing, create_with(cell_phone="12345"), E_ARG, False),
+    ("phone of letters", nothing, create_with(cell_phone="call me"), E_ARG, False),
+    ("invalid email", nothing, create_with(email="ada@"), E_ARG, False),
+    ("born in 1850", nothing, create_with(birthdate=date(1850, 1, 1)), E_ARG, False),
 ]
 
 
@@ -861,10 +961,12 @@ def assert_writebacks_lookup(request: httpx.Request) -> None:
     assert request.headers["App-Id"] == "app-1"
     assert request.headers["App-Key"] == "app-key-1"
     assert "Request-Key" not in request.headers
-    params = request.url.params
-    assert params["startdate"] == "2026-11-30"
-    assert params["enddate"] == "2026-12-02"
-    start, end = date.fromisoformat(params["startdate"]), date.fromisoformat(params["enddate"])
+    start, end = (
+        date.fromisoformat(request.url.params["startdate"]),
+        date.fromisoformat(request.url.params["enddate"]),
+    )
+    assert start <= date(2026, 11, 30)
+    assert end >= date(2026, 12, 2)
     assert timedelta(0) <= end - start <= timedelta(days=7)
 
 
@@ -875,120 +977,147 @@ AMBIGUOUS = [
     ("500", httpx.Response(500, json={"http_code": "500", "error_code": "API2001", "long_message": ""})),
     ("503", httpx.Response(503, json={"http_code": "503", "error_code": "API2002", "long_message": ""})),
     ("504 without a body", httpx.Response(504)),
+    (
+        "201 without an id",
+        httpx.Response(201, json={"http_code": "201", "error_code": "API2016", "long_message": ""}),
+    ),
+    ("200 that is not JSON", httpx.Response(200, text="<html>proxy</html>")),
 ]
 
 
+def logged_booking(
+    handle: Writeback, writeback_id: str, *, result: str = "success", **over: Any
+) -> dict[str, str]:
+    """The log row of ``handle``'s booking as Sikka lists it: BOOK_BODY with the handle's marker in ``note``."""
+    row = book_logged(writeback_id, fields={"note": handle.id, **over.pop("fields", {})}, **over)
+    row["result"] = result
+    return row
+
+
+def created(writeback_id: str, created_id: str) -> dict[str, str]:
+    """A ``writeback_status`` row of a completed create, with the id of what it created."""
+    return {
+        "id": writeback_id,
+        "status": "Completed",
+        "is_completed": "true",
+        "has_error": "false",
+        "result": "Success",
+        "created_id": created_id,
+        "completed_time": "2026-12-01T08:01:30",
+    }
+
+
 @pytest.mark.parametrize("failure", [a[1] for a in AMBIGUOUS], ids=[a[0] for a in AMBIGUOUS])
-async def test_an_ambiguous_failure_that_was_logged_is_tracked_not_resent(sikka, office, pms, failure):
-    office.logged = [
-        book_logged("275400", fields={"patient_id": "80"}),  # another patient in the same slot: not ours
-        book_logged("275401", fields={"time": "11:30"}),  # the same patient, another time: not ours
-        book_logged("275495"),
-    ]
+async def test_an_ambiguous_failure_returns_an_unacknowledged_handle_and_sends_nothing_more(
+    sikka, office, pms, failure
+):
     post = sikka.route("POST", "appointment").mock(side_effect=[failure, write_answer("999999")])
 
     handle = await pms.appointments.book(booking())
 
-    assert handle.id == "275495"
-    assert handle.kind is WritebackKind.BOOK_APPOINTMENT
+    assert handle.acknowledged is False
+    assert handle.writeback_id is None
     assert handle.deadline == START
     assert post.call_count == 1
-    [lookup, *_] = sent(sikka, "GET", "writebacks")
-    assert_writebacks_lookup(lookup)
-    # The adopted write holds its slot like any other.
+    stored = await pms.store.journal.get(handle.id)
+    assert stored is not None
+    assert stored.state is JournalState.SENT
+    assert stored.body == {**BOOK_BODY, "note": handle.id}
+    # The write may be in the PMS: its slot stays claimed for everyone.
     with pytest.raises(SlotUnavailableError):
         await pms.appointments.book(booking(patient_id="80", operatory="OP2"))
     assert post.call_count == 1
 
 
-async def test_a_logged_write_is_found_in_a_json_request_body_too(sikka, office, pms):
-    row = book_logged("275495")
-    row["api_request_body"] = json.dumps({**BOOK_BODY, "request_key": MASKED_KEY})
-    office.logged = [row]
-    post = sikka.route("POST", "appointment").mock(side_effect=[httpx.ReadTimeout("timed out")])
+async def test_the_intent_is_journaled_before_the_request_leaves(sikka, office, pms):
+    seen: list[JournalEntry | None] = []
+
+    async def at_send(request: httpx.Request) -> httpx.Response:
+        note = json.loads(request.content)["note"]
+        seen.append(await pms.store.journal.get(note))
+        return write_answer("275495")
+
+    sikka.route("POST", "appointment").mock(side_effect=at_send)
 
     handle = await pms.appointments.book(booking())
 
-    assert handle.id == "275495"
-    assert post.call_count == 1
-
-
-@pytest.mark.parametrize("failure", [a[1] for a in AMBIGUOUS], ids=[a[0] for a in AMBIGUOUS])
-async def test_an_ambiguous_failure_that_was_not_logged_is_sent_once_more(sikka, office, pms, failure):
-    # Logged rows of other writes: another API, another method.
-    office.logged = [
-        logged_row("1", "POST", "patient", {"firstname": "Ada", "lastname": "Lovelace"}),
-        logged_row(
-            "2", "PATCH", "appointment", {"op": "replace", "value": "Cancelled"}, apiname="PATCH appointments"
-        ),
-    ]
-    post = sikka.route("POST", "appointment").mock(side_effect=[failure, write_answer("275496")])
-
-    handle = await pms.appointments.book(booking())
-
-    assert handle.id == "275496"
-    assert post.call_count == 2
-    first, second = sent(sikka, "POST", "appointment")
-    assert body_of(first) == body_of(second) == BOOK_BODY
-    [lookup] = sent(sikka, "GET", "writebacks")
-    assert_writebacks_lookup(lookup)
-
-
-async def test_a_write_that_failed_twice_unlogged_is_a_connection_error(sikka, office, pms):
-    post = sikka.route("POST", "appointment").mock(
-        side_effect=[httpx.ReadTimeout("timed out"), httpx.ReadTimeout("timed out"), write_answer("999999")]
-    )
-
-    with pytest.raises(PmsConnectionError, match="failed twice"):
-        await pms.appointments.book(booking())
-
-    assert post.call_count == 2
-    assert len(sent(sikka, "GET", "writebacks")) == 2
-    # Nothing is held: the slot can be booked again.
-    post.mock(side_effect=None, return_value=write_answer("275497"))
-    assert (await pms.appointments.book(booking())).id == "275497"
-
-
-async def test_a_retry_that_was_logged_is_tracked(sikka, office, pms):
-    """The second attempt also times out, but its write is in the log by then: that id is tracked."""
-    lookups = [httpx.Response(204), FakeSikka.page([book_logged("275499")], api="writebacks")]
-    sikka.get("writebacks").mock(side_effect=lookups)
-    post = sikka.route("POST", "appointment").mock(
-        side_effect=[httpx.ReadTimeout("timed out"), httpx.ReadTimeout("timed out")]
-    )
-
-    handle = await pms.appointments.book(booking())
-
-    assert handle.id == "275499"
-    assert post.call_count == 2
+    [entry] = seen
+    assert entry is not None
+    assert entry.id == handle.id
+    assert entry.state is JournalState.PREPARED
+    assert entry.body == {**BOOK_BODY, "note": handle.id}
+    assert entry.slot is not None
+    assert (entry.slot.provider_id, entry.slot.operatory) == ("DMD1", "OP1")
+    after = await pms.store.journal.get(handle.id)
+    assert after is not None
+    assert (after.state, after.writeback_id) == (JournalState.ACKNOWLEDGED, "275495")
 
 
 @pytest.mark.parametrize(
-    "lookup_failure",
-    [
-        httpx.Response(500, json={"http_code": "500", "error_code": "API2001"}),
-        httpx.ReadTimeout("timed out"),
-        httpx.Response(401, json={"http_code": "401", "error_code": "API2003"}),
-        httpx.Response(200, text="<html>proxy error</html>"),
-    ],
-    ids=["500", "timeout", "401", "not json"],
+    "delay", [timedelta(0), timedelta(seconds=2), timedelta(seconds=30), timedelta(minutes=4)]
 )
-async def test_when_the_log_cannot_be_checked_the_write_is_not_sent_again(sikka, office, pms, lookup_failure):
-    def fail(_: httpx.Request) -> httpx.Response:
-        if isinstance(lookup_failure, Exception):
-            raise lookup_failure
-        return lookup_failure
+async def test_a_lost_booking_is_found_in_the_log_by_its_marker_and_ends_written(sikka, office, pms, clock, delay):
+    sikka.route("POST", "appointment").mock(side_effect=[httpx.ReadTimeout("timed out")])
+    handle = await pms.appointments.book(booking())
+    # Other writes of the app are in the log too, among them the same booking sent by another client.
+    office.logged = [book_logged("275400", fields={"note": "PMSCSOMEONEELSE00000"}, result="success")]
+    office.status_rows["275495"] = created("275495", "90210")
+    logged_at = clock.now() + delay
 
-    sikka.get("writebacks").mock(side_effect=fail)
+    def log_lookup(request: httpx.Request) -> httpx.Response:
+        rows = list(office.logged)
+        if clock.now() >= logged_at:
+            rows.append(logged_booking(handle, "275495"))
+        return FakeSikka.page(rows, api="writebacks")
+
+    sikka.get("writebacks").mock(side_effect=log_lookup)
+
+    result = await pms.writebacks.wait(handle)
+
+    assert (result.status, result.writeback_id, result.created_id) == (WritebackState.WRITTEN, "275495", "90210")
+    assert result.handle_id == handle.id
+    assert len(sent(sikka, "POST", "appointment")) == 1
+    assert_writebacks_lookup(sent(sikka, "GET", "writebacks")[0])
+
+
+async def test_a_lost_write_never_logged_ends_not_applied_and_is_not_sent_again(sikka, office, pms, clock):
     post = sikka.route("POST", "appointment").mock(side_effect=[httpx.ReadTimeout("timed out"), write_answer("1")])
+    handle = await pms.appointments.book(booking())
+    sent_at = clock.now()
 
-    with pytest.raises(PmsConnectionError, match="not sent again") as caught:
-        await pms.appointments.book(booking())
+    result = await pms.writebacks.wait(handle)
 
+    assert result.status is WritebackState.NOT_APPLIED
+    assert "safe" in (result.message or "")
+    assert clock.now() - sent_at == timedelta(minutes=10)  # the reconcile window, looked at to its very end
     assert post.call_count == 1
-    assert caught.value.request == "POST /appointment"
-    assert len(sent(sikka, "GET", "writebacks")) >= 1
-    assert writes(sikka) == sent(sikka, "POST", "appointment")
+    assert len(sent(sikka, "GET", "writebacks")) > 10
+    # Not applied: the slot is free again, and sending it again is the caller's decision.
+    again = await pms.appointments.book(booking())
+    assert again.writeback_id == "1"
+
+
+async def test_a_logged_write_is_found_in_a_json_request_body_too(sikka, office, pms):
+    sikka.route("POST", "appointment").mock(side_effect=[httpx.ReadTimeout("timed out")])
+    handle = await pms.appointments.book(booking())
+    row = logged_booking(handle, "275495")
+    row["api_request_body"] = json.dumps({**BOOK_BODY, "note": handle.id, "request_key": MASKED_KEY})
+    office.logged = [row]
+    office.status_rows["275495"] = created("275495", "90210")
+
+    result = await pms.writebacks.wait(handle)
+
+    assert (result.status, result.created_id) == (WritebackState.WRITTEN, "90210")
+
+
+async def test_a_logged_row_with_our_marker_but_another_field_is_never_adopted(sikka, office, pms):
+    sikka.route("POST", "appointment").mock(side_effect=[httpx.ReadTimeout("timed out")])
+    handle = await pms.appointments.book(booking())
+    office.logged = [logged_booking(handle, "275495", fields={"time": "11:30"})]
+
+    result = await pms.writebacks.wait(handle)
+
+    assert result.status is WritebackState.NOT_APPLIED
 
 
 async def test_a_post_that_never_left_is_retried_by_the_pipeline(sikka, office, pms):
@@ -998,15 +1127,14 @@ async def test_a_post_that_never_left_is_retried_by_the_pipeline(sikka, office, 
 
     handle = await pms.appointments.book(booking())
 
-    assert handle.id == "275495"
+    assert handle.writeback_id == "275495"
     assert post.call_count == 3
     assert pms.client.pipeline.retries == 2
-    assert sent(sikka, "GET", "writebacks") == [], "nothing to reconcile: it never reached Sikka"
     first, *_, last = sent(sikka, "POST", "appointment")
-    assert body_of(first) == body_of(last) == BOOK_BODY
+    assert body_of(first) == body_of(last) == {**BOOK_BODY, "note": handle.id}
 
 
-async def test_a_post_that_can_never_connect_gives_up_without_reconciling(sikka, office, pms):
+async def test_a_post_that_can_never_connect_is_not_applied_and_frees_its_slot(sikka, office, pms):
     post = sikka.route("POST", "appointment").mock(side_effect=httpx.ConnectError("refused"))
 
     with pytest.raises(PmsConnectionError) as caught:
@@ -1015,6 +1143,11 @@ async def test_a_post_that_can_never_connect_gives_up_without_reconciling(sikka,
     assert caught.value.request_sent is False
     assert post.call_count == pms.client.pipeline.retry.max_attempts
     assert sent(sikka, "GET", "writebacks") == []
+    [entry] = await pms.store.journal.slot_entries(pms.practice_key, settled_since=START - timedelta(days=9))
+    assert entry.result is not None
+    assert entry.result.status is WritebackState.NOT_APPLIED
+    post.mock(side_effect=None, return_value=write_answer("275497"))
+    assert (await pms.appointments.book(booking())).writeback_id == "275497"
 
 
 @pytest.mark.parametrize(
@@ -1023,14 +1156,10 @@ async def test_a_post_that_can_never_connect_gives_up_without_reconciling(sikka,
         (FakeSikka.error("API2017", 412), PreconditionFailedError),
         (FakeSikka.error("API2019", 422), BadRequestError),
         (FakeSikka.error("API2009", 404), PmsStatusError),
-        (
-            httpx.Response(201, json={"http_code": "201", "error_code": "API2016", "long_message": ""}),
-            PmsStatusError,
-        ),
     ],
-    ids=["utility offline", "unprocessable", "not found", "no id in the answer"],
+    ids=["utility offline", "unprocessable", "not found"],
 )
-async def test_a_definite_answer_is_neither_retried_nor_reconciled(sikka, office, pms, answer, error):
+async def test_a_definite_refusal_is_raised_journaled_and_frees_the_slot(sikka, office, pms, answer, error):
     post = sikka.route("POST", "appointment").mock(side_effect=[answer, write_answer("999999")])
 
     with pytest.raises(error):
@@ -1038,71 +1167,131 @@ async def test_a_definite_answer_is_neither_retried_nor_reconciled(sikka, office
 
     assert post.call_count == 1
     assert sent(sikka, "GET", "writebacks") == []
+    assert await pms.store.journal.open_entries() == []
+    assert (await pms.appointments.book(booking())).writeback_id == "999999"
 
 
 async def test_server_error_on_a_write_is_not_retried_by_the_pipeline(sikka, office, pms):
-    office.logged = []
     post = sikka.route("POST", "appointment").mock(
         side_effect=[FakeSikka.error("API2001", 500), FakeSikka.error("API2001", 500), write_answer("1")]
     )
 
-    with pytest.raises(PmsConnectionError, match="failed twice") as caught:
-        await pms.appointments.book(booking())
+    handle = await pms.appointments.book(booking())
 
-    assert isinstance(caught.value.__cause__, ServerError)
-    assert post.call_count == 2
+    assert handle.acknowledged is False
+    assert post.call_count == 1
     assert pms.client.pipeline.retries == 0
 
 
+PATIENT_FIELDS = {
+    "firstname": "Maria",
+    "lastname": "Garcia",
+    "provider_id": "DMD1",
+    "practice_id": "1",
+    "birthdate": "1990-05-17",
+    "cell": "312-555-0199",
+    "email": "maria@example.com",
+}
+
+
+def maria(**over: Any) -> NewPatient:
+    values: dict[str, Any] = {
+        "first_name": "Maria",
+        "last_name": "Garcia",
+        "birthdate": date(1990, 5, 17),
+        "cell_phone": "312-555-0199",
+        "email": "maria@example.com",
+    }
+    values.update(over)
+    return NewPatient.model_validate(values)
+
+
 @pytest.mark.parametrize(
-    ("operation", "method", "path", "api_name", "logged_fields", "answer"),
+    ("case", "fields", "command_time", "adopted"),
     [
+        ("every field, logged after sending", PATIENT_FIELDS, "2026-12-01T14:00:04", True),
+        ("within the clock-skew allowance", PATIENT_FIELDS, "2026-12-01T13:58:30", True),
         (
-            lambda p: p.patients.create(
-                NewPatient(first_name="Ada", last_name="Lovelace", birthdate=date(1990, 5, 17))
-            ),
-            "POST",
-            "patient",
-            "patients",
-            {
-                "firstname": "Ada",
-                "lastname": "Lovelace",
-                "provider_id": "DMD1",
-                "practice_id": "1",
-                "birthdate": "1990-05-17",
-            },
-            write_answer("1"),
+            "another Maria Garcia (phone and email)",
+            {**PATIENT_FIELDS, "cell": "312-555-0100", "email": "m@x.org"},
+            "2026-12-01T14:00:04",
+            False,
         ),
         (
-            lambda p: p.payments.post(payment()),
-            "POST",
-            "transaction",
-            "transaction",
-            {
-                "patient_id": "79",
-                "guarantor_id": "67",
-                "amount": "25.00",
-                "transaction_date": "2026-12-01",
-                "practice_id": "1",
-            },
-            write_answer("1"),
+            "a field missing from the row",
+            {k: v for k, v in PATIENT_FIELDS.items() if k != "email"},
+            "2026-12-01T14:00:04",
+            False,
         ),
+        ("logged before this write was sent", PATIENT_FIELDS, "2026-12-01T13:50:00", False),
+        ("logged hours before (another reading of the zone)", PATIENT_FIELDS, "2026-12-01T08:00:04", False),
+        ("no command time", PATIENT_FIELDS, "", False),
     ],
-    ids=["patients.create", "payments.post"],
+    ids=lambda v: v if isinstance(v, str) and " " in v else None,
 )
-async def test_other_writes_are_reconciled_too(
-    sikka, office, pms, operation, method, path, api_name, logged_fields, answer
+async def test_a_new_patient_is_adopted_only_when_every_field_sent_matches(
+    sikka, office, pms, case, fields, command_time, adopted
 ):
-    office.logged = [logged_row("600100", method, api_name, logged_fields)]
-    route = sikka.route(method, path).mock(side_effect=[httpx.ReadTimeout("timed out"), answer])
+    sikka.route("POST", "patient").mock(side_effect=[httpx.ReadTimeout("timed out")])
+    handle = await pms.patients.create(maria())
+    row = logged_row("600100", "POST", "patients", fields, command_time=command_time)
+    row["result"] = "success"
+    office.logged = [row]
+    office.status_rows["600100"] = created("600100", "5555")
 
-    handle = await operation(pms)
+    result = await pms.writebacks.wait(handle)
 
-    assert handle.id == "600100"
-    assert route.call_count == 1
+    if adopted:
+        assert (result.status, result.created_id) == (WritebackState.WRITTEN, "5555"), case
+    else:
+        assert result.status is WritebackState.NOT_APPLIED, case
+        assert result.created_id is None
 
 
-# -- reconciliation bugs ---------------------------------------------------------------------------------------
+PAYMENT_FIELDS = {
+    "patient_id": "79",
+    "guarantor_id": "67",
+    "provider_id": "DMD1",
+    "procedure_code": "CC",
+    "procedure_description": "Credit Card Payment",
+    "amount": "50.00",
+    "transaction_date": "2026-12-01",
+    "practice_id": "1",
+}
+
+
+@pytest.mark.parametrize("gap", ["2026-12-01T13:59:00", "2026-12-01T12:00:00", "2026-12-01T08:10:00"])
+async def test_a_second_identical_payment_is_never_taken_for_the_first(sikka, office, pms, gap):
+    """The first $50 payment is in the log (1 min, 2 h or 5 h 50 min earlier); the second one's request got a
+    5xx before reaching the PMS. Same fields, another marker: the second ends not_applied, never written."""
+    first = logged_row(
+        "600001", "POST", "transaction", {**PAYMENT_FIELDS, "note": "PMSCFIRSTPAYMENT0000"}, command_time=gap
+    )
+    first["result"] = "success"
+    office.logged = [first]
+    office.status_rows["600001"] = created("600001", "T1")
+    post = sikka.route("POST", "transaction").mock(side_effect=[FakeSikka.error("API2001", 500)])
+
+    handle = await pms.payments.post(payment(amount=Decimal("50")))
+    result = await pms.writebacks.wait(handle)
+
+    assert result.status is WritebackState.NOT_APPLIED
+    assert result.writeback_id is None
+    assert post.call_count == 1
+
+
+async def test_a_logged_payment_with_our_marker_is_ours(sikka, office, pms):
+    sikka.route("POST", "transaction").mock(side_effect=[httpx.ReadTimeout("timed out")])
+    handle = await pms.payments.post(payment(amount=Decimal("50")))
+    row = logged_row("600100", "POST", "transaction", {**PAYMENT_FIELDS, "note": handle.id}, command_time="")
+    row["result"] = "success"
+    office.logged = [row]
+    office.status_rows["600100"] = created("600100", "T9")
+
+    result = await pms.writebacks.wait(handle)
+
+    assert (result.status, result.created_id) == (WritebackState.WRITTEN, "T9")
+
 
 STATUS_BODY = {
     "op": "replace",
@@ -1133,69 +1322,79 @@ RESCHEDULE_BODY = {
     ],
     ids=["cancel", "reschedule"],
 )
-async def test_a_logged_update_is_found_with_sikkas_api_name(sikka, office, pms, method, operation, fields):
-    office.logged = [
-        logged_row("252550", method, "appointment", fields, apiname=f"{method} appointments", target_id="374")
-    ]
+async def test_a_lost_update_is_found_with_sikkas_api_name(sikka, office, pms, method, operation, fields):
     route = sikka.route(method, "appointments/374").mock(
         side_effect=[httpx.ReadTimeout("timed out"), write_answer("999999", status=200)]
     )
-
     handle = await operation(pms)
+    row = logged_row("252550", method, "appointment", fields, apiname=f"{method} appointments", target_id="374")
+    row["result"] = "success"
+    office.logged = [row]
+
+    result = await pms.writebacks.wait(handle)
 
     assert route.call_count == 1, "the logged write was sent a second time"
-    assert handle.id == "252550"
+    assert (result.status, result.writeback_id, result.created_id) == (WritebackState.WRITTEN, "252550", "374")
 
 
-@pytest.mark.parametrize(
-    "api_name",
-    [
+async def test_an_earlier_reschedule_to_the_same_time_is_not_taken_for_this_one(sikka, office, pms):
+    """374 was moved to 09:00 an hour ago (logged), then elsewhere; moving it back to 09:00 now gets a 5xx
+    before reaching the PMS. The old row has the same fields, but was logged before this write was sent."""
+    earlier = logged_row(
+        "252001",
+        "PUT",
         "appointment",
-        "appointments",
-    ],
-)
-async def test_a_logged_cancel_of_another_appointment_is_not_adopted(sikka, office, pms, api_name):
-    other = {**STATUS_BODY, "appointment_sr_no": "900"}
-    office.logged = [logged_row("252549", "PATCH", api_name, other, apiname="PATCH appointments", target_id="900")]
-    route = sikka.route("PATCH", "appointments/374").mock(
-        side_effect=[httpx.ReadTimeout("timed out"), write_answer("252550", status=200)]
+        RESCHEDULE_BODY,
+        apiname="PUT appointments",
+        target_id="374",
+        command_time="2026-12-01T13:00:00",
     )
+    earlier["result"] = "success"
+    office.logged = [earlier]
+    sikka.route("PUT", "appointments/374").mock(side_effect=[FakeSikka.error("API2001", 500)])
 
-    handle = await pms.appointments.cancel("374")
+    handle = await pms.appointments.reschedule("374", start=datetime(2026, 12, 4, 9, 0, tzinfo=CHICAGO))
+    result = await pms.writebacks.wait(handle)
 
-    assert handle.id == "252550"
+    assert result.status is WritebackState.NOT_APPLIED
+
+
+async def test_a_log_row_another_write_already_holds_is_not_adopted(sikka, office, pms):
+    """Two identical cancels: the first was acknowledged as 252550; the second's answer was lost and the log
+    shows only the first's row. It is the first's, so the second ends not_applied."""
+    route = sikka.route("PATCH", "appointments/374").mock(
+        side_effect=[write_answer("252550", status=200), httpx.ReadTimeout("timed out")]
+    )
+    first = await pms.appointments.cancel("374")
+    second = await pms.appointments.cancel("374")
+    row = logged_row("252550", "PATCH", "appointment", STATUS_BODY, apiname="PATCH appointments", target_id="374")
+    office.logged = [row]
+
+    result = await pms.writebacks.wait(second)
+
+    assert first.writeback_id == "252550"
+    assert result.status is WritebackState.NOT_APPLIED
     assert route.call_count == 2
 
 
-async def test_a_matching_write_logged_before_this_one_was_sent_is_not_adopted(sikka, office, pms):
-    office.logged = [book_logged("275001", command_time="2026-11-30T09:12:00")]
-    office.logged[0]["result"] = "success"
-    post = sikka.route("POST", "appointment").mock(
-        side_effect=[httpx.ReadTimeout("timed out"), write_answer("275496")]
-    )
+@pytest.mark.parametrize("api_name", ["appointment", "appointments"])
+async def test_a_logged_cancel_of_another_appointment_is_not_adopted(sikka, office, pms, api_name):
+    other = {**STATUS_BODY, "appointment_sr_no": "900"}
+    office.logged = [logged_row("252549", "PATCH", api_name, other, apiname="PATCH appointments", target_id="900")]
+    sikka.route("PATCH", "appointments/374").mock(side_effect=[httpx.ReadTimeout("timed out")])
 
-    handle = await pms.appointments.book(booking())
+    handle = await pms.appointments.cancel("374")
+    result = await pms.writebacks.wait(handle)
 
-    assert handle.id == "275496"
-    assert post.call_count == 2
+    assert result.status is WritebackState.NOT_APPLIED
 
 
 async def test_another_offices_write_is_not_adopted(sikka, office, pms):
-    fields = {
-        "patient_id": "79",
-        "guarantor_id": "79",
-        "provider_id": "DR1",
-        "procedure_code": "1",
-        "amount": "25.00",
-        "transaction_date": "2026-12-01",
-        "practice_id": "1",
-    }
-    office.logged = [logged_row("600001", "POST", "transaction", fields, office_id="D99999")]
-    post = sikka.route("POST", "transaction").mock(
-        side_effect=[httpx.ReadTimeout("timed out"), write_answer("600100")]
-    )
-
+    sikka.route("POST", "transaction").mock(side_effect=[httpx.ReadTimeout("timed out")])
     handle = await pms.payments.post(payment())
+    fields = {**PAYMENT_FIELDS, "amount": "25.00", "note": handle.id}
+    office.logged = [logged_row("600001", "POST", "transaction", fields, office_id="D99999")]
 
-    assert handle.id == "600100"
-    assert post.call_count == 2
+    result = await pms.writebacks.wait(handle)
+
+    assert result.status is WritebackState.NOT_APPLIED

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -20,8 +21,10 @@ from pms_connect import (
     UnsupportedOperationError,
     WritebackState,
 )
+from pms_connect.models import WritebackKind
 from pms_connect.ratelimit import RateLimiter
 from pms_connect.sikka import SikkaProvider
+from pms_connect.stores import JournalEntry, MemoryStore, SlotClaim, new_entry_id
 from pms_connect.testing import FakeClock, SikkaSandbox
 from pms_connect.writeback import PollSchedule
 
@@ -152,9 +155,11 @@ async def test_our_own_pending_booking_holds_its_slot(sandbox: SikkaSandbox) -> 
     assert writes_sent(sandbox).count("POST /v4/appointment") == 2
 
 
-async def test_a_double_booking_from_elsewhere_fails_with_the_pms_reason(sandbox: SikkaSandbox) -> None:
-    """Two workers that do not share holds both get accepted; the practice applies one, refuses the other."""
-    sandbox.reject_overlaps = True  # many PMSs accept overlaps; this one refuses them
+async def test_a_double_booking_from_workers_without_a_shared_store_fails_with_the_pms_reason(
+    sandbox: SikkaSandbox,
+) -> None:
+    """Two workers that share no store both get accepted; a PMS that refuses overlaps applies one only."""
+    sandbox.reject_overlaps = True
     async with sandbox.provider() as first, sandbox.provider() as second:
         patient_id = await a_patient(first)
         start = at(first, next_weekday(first.today(), 6), 6, 0)
@@ -164,6 +169,97 @@ async def test_a_double_booking_from_elsewhere_fails_with_the_pms_reason(sandbox
     assert sorted(r.status.value for r in results) == ["failed", "written"]
     failed = next(r for r in results if r.status is WritebackState.FAILED)
     assert "double" in (failed.message or "").lower()
+
+
+async def test_workers_sharing_a_store_never_both_claim_a_slot(sandbox: SikkaSandbox) -> None:
+    """The PMS accepts overlaps (as most do): the shared store is what prevents the second booking."""
+    store = MemoryStore()
+    async with sandbox.provider(store=store) as first, sandbox.provider(store=store) as second:
+        patient_id = await a_patient(first)
+        start = at(first, next_weekday(first.today(), 6), 6, 0)
+        handle = await first.appointments.book(booking(first, patient_id, start, operatory="OP3"))
+        with pytest.raises(SlotUnavailableError):  # the same chair, another dentist
+            await second.appointments.book(booking(second, patient_id, start, operatory="OP3", provider_id="DMD2"))
+        with pytest.raises(SlotUnavailableError):  # the same dentist, another chair
+            await second.appointments.book(booking(second, patient_id, start, operatory="OP4"))
+        assert (await first.writebacks.wait(handle)).status is WritebackState.WRITTEN
+    booked = [a for a in sandbox.world.appointments.values() if a.patient_id == patient_id and a.start.hour == 6]
+    assert len(booked) == 1
+    assert writes_sent(sandbox) == ["POST /v4/appointment"]
+
+
+async def test_a_failed_booking_frees_its_slot_at_once(sandbox: SikkaSandbox) -> None:
+    sandbox.faults.fail_next_writebacks(1, "Appointment could not be saved.")
+    async with sandbox.provider() as pms:
+        patient_id = await a_patient(pms)
+        start = at(pms, next_weekday(pms.today(), 6), 7, 0)
+        failed = await pms.appointments.book(booking(pms, patient_id, start))
+        assert (await pms.writebacks.wait(failed)).status is WritebackState.FAILED
+        again = await pms.appointments.book(booking(pms, patient_id, start))
+        assert (await pms.writebacks.wait(again)).status is WritebackState.WRITTEN
+
+
+async def test_a_claim_whose_holder_died_lapses_after_the_hold_lease(
+    sandbox: SikkaSandbox, clock: FakeClock
+) -> None:
+    """A worker claimed a slot, journaled its write and died before sending: nobody follows the entry, so
+    its claim lapses after the lease; until then the slot stays taken for everyone."""
+    store = MemoryStore()
+    async with sandbox.provider(store=store) as pms:
+        patient_id = await a_patient(pms)
+        start = at(pms, next_weekday(pms.today(), 8), 6, 0)
+        await pms.guard.claim(
+            provider_id="DMD1",
+            operatory="OP1",
+            operatories=await pms.known_operatories(),
+            start=start,
+            end=start + timedelta(minutes=30),
+            moves=None,
+            appointments=lambda: pms.appointments.list(start=start, end=start + timedelta(minutes=30)).all(),
+            record=lambda claim: store.journal.record(dead_workers_entry(pms, claim, clock)),
+        )
+        with pytest.raises(SlotUnavailableError):
+            await pms.appointments.book(booking(pms, patient_id, start))
+        clock.advance(pms.guard.hold_lease + timedelta(seconds=1))
+        handle = await pms.appointments.book(booking(pms, patient_id, start))
+        assert handle.acknowledged
+
+
+def dead_workers_entry(pms: SikkaProvider, claim: SlotClaim, clock: FakeClock) -> JournalEntry:
+    now = clock.now()
+    return JournalEntry(
+        id=new_entry_id(),
+        kind=WritebackKind.BOOK_APPOINTMENT,
+        practice=pms.practice_key,
+        method="POST",
+        path="appointment",
+        slot=claim,
+        created_at=now,
+        touched_at=now,
+    )
+
+
+async def test_find_slots_leaves_out_times_claimed_by_bookings_in_flight(sandbox: SikkaSandbox) -> None:
+    sandbox.faults.utility_online = False  # the booking stays pending at the PMS
+    store = MemoryStore()
+    async with sandbox.provider(store=store) as ours, sandbox.provider(store=store) as theirs:
+        patient_id = await a_patient(ours)
+        day = ours.today() + timedelta(days=35)  # the seeded book fills up towards today
+        while day.weekday() != 1:  # a Tuesday: DMD2 works
+            day += timedelta(days=1)
+        slots = await ours.appointments.find_slots(
+            start=day, end=day, duration=timedelta(minutes=30), provider_id="DMD2"
+        )
+        taken = slots[0]
+        await theirs.appointments.book(
+            booking(theirs, patient_id, taken.start, operatory=taken.operatory, provider_id="DMD2")
+        )
+        after = await ours.appointments.find_slots(
+            start=day, end=day, duration=timedelta(minutes=30), provider_id="DMD2"
+        )
+    assert taken.start in {s.start for s in slots}
+    assert all(not (s.start < taken.end and taken.start < s.end) for s in after)
+    assert len(after) < len(slots)
 
 
 async def test_reschedule_confirm_cancel_use_the_practices_own_statuses(sandbox: SikkaSandbox) -> None:
@@ -260,6 +356,7 @@ async def test_a_pending_write_past_its_deadline_is_withdrawn(sandbox: SikkaSand
 
 @pytest.mark.parametrize("seed", range(12))
 async def test_no_double_booking_under_dropped_connections_and_errors(seed: int) -> None:
+    """Every handle ends written (exactly one appointment) or not applied (none); never two for a slot."""
     clock = FakeClock()
     sandbox = SikkaSandbox(seed=seed, clock=clock)
     async with sandbox.provider() as pms:
@@ -270,24 +367,21 @@ async def test_no_double_booking_under_dropped_connections_and_errors(seed: int)
         sandbox.faults.drop_rate = 0.35
         sandbox.faults.error_rate = 0.15
         slots = [at(pms, next_weekday(pms.today(), 1 + i), 6, 0) for i in range(4)]
-        outcomes: list[object] = []
+        handles = []
         for start in slots:
-            try:
-                outcomes.append(await pms.appointments.book(booking(pms, patient_id, start, operatory="OP1")))
-            except PmsError as exc:  # a clear error is an allowed outcome; a second appointment is not
-                outcomes.append(exc)
+            # A clear error before anything was queued is an allowed outcome; a second appointment is not.
+            with contextlib.suppress(PmsError):
+                handles.append(await pms.appointments.book(booking(pms, patient_id, start, operatory="OP1")))
         sandbox.faults.drop_rate = 0.0
         sandbox.faults.error_rate = 0.0
-        clock.advance(timedelta(minutes=10))
-        await sandbox.run_writebacks()
-    per_slot = Counter(
-        a.start.replace(tzinfo=None)
-        for a in sandbox.world.appointments.values()
-        if a.patient_id == patient_id and a.start.hour == 6
-    )
+        results = [await pms.writebacks.wait(h) for h in handles]
+    booked = [a for a in sandbox.world.appointments.values() if a.patient_id == patient_id and a.start.hour == 6]
+    per_slot = Counter(a.start for a in booked)
     assert all(count == 1 for count in per_slot.values()), per_slot
-    handles = [o for o in outcomes if not isinstance(o, BaseException)]
-    assert len(per_slot) >= len({h.id for h in handles})  # type: ignore[union-attr]
+    assert {r.status for r in results} <= {WritebackState.WRITTEN, WritebackState.NOT_APPLIED}
+    assert sorted(r.created_id for r in results if r.status is WritebackState.WRITTEN) == sorted(
+        a.appointment_sr_no for a in booked
+    )
 
 
 async def test_interactive_calls_keep_flowing_while_the_poller_is_busy(
@@ -328,16 +422,18 @@ async def test_one_poller_serves_every_practice_with_one_request_a_round(
 ) -> None:
     from pms_connect.writeback import WritebackPoller
 
-    shared = WritebackPoller(clock=clock)
+    store = MemoryStore()
+    shared = WritebackPoller(journal=store.journal, clock=clock)
     second_practice = sandbox.credentials.model_copy(update={"practice_id": "2"})
     async with (
-        sandbox.provider(writeback_poller=shared) as first,
+        sandbox.provider(store=store, writeback_poller=shared) as first,
         SikkaProvider(
             second_practice,
             timezone=sandbox.timezone,
             base_url=sandbox.base_url,
             transport=sandbox.transport,
             clock=clock,
+            store=store,
             writeback_poller=shared,
         ) as second,
     ):

@@ -38,6 +38,7 @@ from pms_connect.scheduling import (
     validate_limit,
 )
 from pms_connect.sikka import _wire as w
+from pms_connect.stores import SlotClaim
 
 if TYPE_CHECKING:
     from pms_connect.sikka.provider import SikkaProvider
@@ -293,11 +294,14 @@ async def find_slots(
     span = _windows.window(start, end, pms.timezone)
 
     if await uses_native_slots(pms):
-        providers, operatories, openings = await asyncio.gather(
-            pms.known_providers(), pms.known_operatories(), _native_openings(pms, span, provider_id, operatory)
+        providers, operatories, openings, held = await asyncio.gather(
+            pms.known_providers(),
+            pms.known_operatories(),
+            _native_openings(pms, span, provider_id, operatory),
+            pms.guard.held(),
         )
         provider_ids, operatory_ids = _candidates(providers, operatories, provider_id, operatory, wanted_kinds)
-        return slots_from_openings(
+        native = slots_from_openings(
             openings,
             start=span.start,
             end=span.end,
@@ -307,8 +311,10 @@ async def find_slots(
             operatories=set(operatory_ids),
             not_before=pms.now(),
             require_operatory=operatory is not None,
-            limit=limit,
+            limit=None,
         )
+        free = [s for s in native if not any(_clashes(h.claim, s) for h in held)]
+        return free if limit is None else free[:limit]
 
     providers, operatories, schedules, booked = await asyncio.gather(
         pms.known_providers(),
@@ -316,6 +322,8 @@ async def find_slots(
         pms._cached("slots:practice_schedule", lambda: load_schedules(pms)),
         pms.appointments.list(start=span.start, end=span.end).all(),
     )
+    # Times claimed by bookings in flight (this worker's or another's) are as taken as booked ones.
+    booked = booked + [_as_appointment(h.claim, pms.timezone) for h in await pms.guard.held(booked)]
     provider_ids, operatory_ids = _candidates(providers, operatories, provider_id, operatory, wanted_kinds)
     if schedules.rows == 0:
         raise UnsupportedOperationError(
@@ -342,3 +350,21 @@ async def find_slots(
     )
     logger.debug("find_slots: %d slots from %d appointments", len(slots), len(booked))
     return slots
+
+
+def _clashes(claim: SlotClaim, slot: TimeSlot) -> bool:
+    same = claim.provider_id == slot.provider_id or (
+        claim.operatory is not None and claim.operatory == slot.operatory
+    )
+    return same and claim.overlaps(slot.start, slot.end)
+
+
+def _as_appointment(claim: SlotClaim, zone: ZoneInfo) -> Appointment:
+    """A claim in flight, shaped as the appointment it will be, for the slot arithmetic."""
+    return Appointment(
+        id=f"claim:{claim.provider_id}:{claim.start.isoformat()}",
+        provider_id=claim.provider_id,
+        operatory=claim.operatory,
+        start=claim.start.astimezone(zone),
+        duration=claim.end - claim.start,
+    )

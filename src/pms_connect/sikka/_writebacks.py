@@ -1,16 +1,24 @@
-"""Sikka's side of writeback tracking: handle ids from write answers, and the status source for the poller.
+"""Sikka's side of writeback tracking: ids from write answers, statuses, and finding lost writes in the log.
 
 * ``GET /writebacks?startdate&enddate`` (App-Id/App-Key, at most 7 days a request) lists every writeback of
   the app: one request reports on many handles. A row whose ``result`` is no longer ``pending`` is then read
-  in detail with ``GET /writeback_status?id=N`` (created id, error flag, reason).
+  in detail with ``GET /writeback_status?id=N`` (created id, error flag, reason) where the row cannot say.
+* The same list is Sikka's log of every write it received, with the request body (``api_request_body``): a
+  write whose answer was lost is found there by its marker (the journal entry's id, carried in the
+  appointment's or transaction's ``note``), or, for writes without a free-text field, by every field sent,
+  logged after it was sent. A row that differs in any field sent is never taken for the write.
 * ``DELETE /writebacks?id=N`` withdraws a pending one.
+
+``command_time`` is read as UTC: Sikka's docs give no zone, and the only clue (``Request-Key-Expires``, an
+HTTP date in GMT, is documented as the key's ``start_time`` plus 24 hours) points to UTC server time. Only
+writes without a marker depend on it, with two minutes allowed for clock skew.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlparse
@@ -21,15 +29,21 @@ from pms_connect.models import Writeback, WritebackKind, WritebackResult, Writeb
 from pms_connect.ratelimit import Priority
 from pms_connect.sikka import _wire as w
 from pms_connect.sikka._client import parse_rows, read_envelope
+from pms_connect.stores import JournalEntry
 
 if TYPE_CHECKING:
     from pms_connect.sikka.provider import SikkaProvider
 
-__all__ = ["SikkaWritebackSource", "parse_writeback_id", "row_to_result"]
+__all__ = ["CLOCK_SKEW", "SikkaWritebackSource", "parse_writeback_id", "row_to_result"]
 
 _ID_IN_TEXT = re.compile(r"\bId\s*:\s*(\d+)", re.IGNORECASE)
 MAX_WINDOW = timedelta(days=7)
+CLOCK_SKEW = timedelta(minutes=2)
 _SETTLED_BY_LIST = frozenset({WritebackKind.RESCHEDULE_APPOINTMENT, WritebackKind.CHANGE_APPOINTMENT_STATUS})
+#: Status or result words that mean the write ended without being applied, whatever the flags say.
+_FAILED_WORDS = frozenset({"failed", "failure", "fail", "error", "rejected", "refused", "declined"})
+#: Control fields that a log row may leave out; every other field sent must be in the row to match.
+_OPTIONAL_IN_LOG = frozenset({"check_spu", "appointment_sr_no"})
 
 
 def parse_writeback_id(answer: w.WriteAnswer) -> str:
@@ -44,26 +58,30 @@ def parse_writeback_id(answer: w.WriteAnswer) -> str:
     raise PmsStatusError("Sikka accepted the write but its answer holds no writeback id", code=answer.error_code)
 
 
-def row_to_result(row: w.WritebackStatusRow, zone: Any) -> WritebackResult:
-    """Sikka's failure shape is not documented exactly: completed with an error flag, or a completed status
-    other than Success, is a failure with ``result`` as the reason."""
-    completed = bool(row.is_completed) or (row.status or "").lower() in {"success", "failed", "failure", "error"}
+def row_to_result(row: w.WritebackStatusRow, handle: Writeback, zone: ZoneInfo) -> WritebackResult:
+    """A ``writeback_status`` row as a result. Sikka documents the flags, not the status words: a row is
+    done when ``is_completed`` is true (or its status says it ended), failed when ``has_error`` is true or its
+    status or result says it failed; ``"Completed"`` with ``result: "Success"`` is a success."""
+    status = (row.status or "").strip().lower()
+    result_text = (row.result or "").strip().lower()
+    completed = bool(row.is_completed) or status in {"success", "completed", "complete"} | _FAILED_WORDS
     completed_at = row.completed_time.replace(tzinfo=zone) if row.completed_time else None
     if not completed:
-        return WritebackResult(writeback_id=row.id, status=WritebackState.PENDING)
-    status = (row.status or "").strip().lower()
-    failed = bool(row.has_error) or (status != "" and status != "success")
+        return WritebackResult(handle_id=handle.id, writeback_id=row.id, status=WritebackState.PENDING)
+    failed = bool(row.has_error) or status in _FAILED_WORDS or result_text in _FAILED_WORDS
     if failed:
         return WritebackResult(
+            handle_id=handle.id,
             writeback_id=row.id,
             status=WritebackState.FAILED,
             message=row.result or "the PMS refused the write",
             completed_at=completed_at,
         )
     return WritebackResult(
+        handle_id=handle.id,
         writeback_id=row.id,
         status=WritebackState.WRITTEN,
-        created_id=row.created_id or row.appointment_sr_no,
+        created_id=row.created_id or row.appointment_sr_no or handle.appointment_id,
         message=row.result,
         completed_at=completed_at,
     )
@@ -83,64 +101,76 @@ def _windows(days: Sequence[date]) -> list[tuple[date, date]]:
 class SikkaWritebackSource:
     """Reports on this provider's writebacks, in the background lane of the rate limiter."""
 
-    def __init__(self, pms: SikkaProvider) -> None:
+    def __init__(self, pms: SikkaProvider, *, reconcile_window: timedelta) -> None:
         self._pms = pms
+        self._reconcile_window = reconcile_window
 
     @property
     def batch_key(self) -> str:
         """Every practice of one app: the app-level writebacks list reports on all of them."""
         return f"sikka:{self._pms.client.base_url}:{self._pms.credentials.app_id}"
 
+    @property
+    def reconcile_window(self) -> timedelta:
+        return self._reconcile_window
+
+    # -- following acknowledged writes --------------------------------------------------------------------
+
     async def poll(self, handles: Sequence[Writeback]) -> dict[str, WritebackResult | None]:
-        wanted = {h.id: h for h in handles}
+        wanted = {h.writeback_id: h for h in handles if h.writeback_id is not None}
         if not wanted:
             return {}
         zone = self._pms.timezone
-        days = [h.submitted_at.astimezone(zone).date() for h in handles]
         results: dict[str, WritebackResult | None] = {}
-        for start, end in _windows(days):
-            end = end + timedelta(days=1)  # a write logged late in the practice's evening may be dated tomorrow
-            for row in await self._list(start, end):
-                handle = wanted.get(row.id)
-                if handle is None:
-                    continue
-                outcome = (row.result or "pending").strip().lower()
-                if outcome == "pending":
-                    results[row.id] = WritebackResult(writeback_id=row.id, status=WritebackState.PENDING)
-                elif outcome == "success" and handle.kind in _SETTLED_BY_LIST:
-                    # An update's "created id" is the appointment it changed: no detail request needed.
-                    results[row.id] = WritebackResult(
-                        writeback_id=row.id,
-                        status=WritebackState.WRITTEN,
-                        created_id=handle.appointment_id,
-                        completed_at=row.completed_time.replace(tzinfo=zone) if row.completed_time else None,
-                    )
-                else:
-                    results[row.id] = None  # a create (its new id) or a failure (its reason): read the detail
+        for row in await self._rows([h.submitted_at for h in wanted.values()]):
+            handle = wanted.get(str(row.get("id")))
+            if handle is None:
+                continue
+            listed = parse_rows([row], w.WritebackListRow, self._pms.client.summary("GET", "writebacks"))[0]
+            outcome = (listed.result or "pending").strip().lower()
+            if outcome == "pending":
+                results[handle.id] = WritebackResult(
+                    handle_id=handle.id, writeback_id=listed.id, status=WritebackState.PENDING
+                )
+            elif outcome == "success" and handle.kind in _SETTLED_BY_LIST:
+                # An update's "created id" is the appointment it changed: no detail request needed.
+                results[handle.id] = WritebackResult(
+                    handle_id=handle.id,
+                    writeback_id=listed.id,
+                    status=WritebackState.WRITTEN,
+                    created_id=handle.appointment_id,
+                    completed_at=listed.completed_time.replace(tzinfo=zone) if listed.completed_time else None,
+                )
+            else:
+                results[handle.id] = None  # a create (its new id) or a failure (its reason): read the detail
         return results
 
-    async def _list(self, start: date, end: date) -> list[w.WritebackListRow]:
-        summary = self._pms.client.summary("GET", "writebacks")
-        return parse_rows(await self._list_raw(start, end), w.WritebackListRow, summary)
-
     async def check(self, handle: Writeback) -> WritebackResult:
+        if handle.writeback_id is None:
+            return WritebackResult(handle_id=handle.id, status=WritebackState.PENDING)
         response = await self._pms.client.practice_call(
-            "GET", "writeback_status", params={"id": handle.id}, priority=Priority.BACKGROUND
+            "GET", "writeback_status", params={"id": handle.writeback_id}, priority=Priority.BACKGROUND
         )
         summary = self._pms.client.summary("GET", "writeback_status")
         envelope = read_envelope(response, summary)
-        if envelope is None:
-            return WritebackResult(writeback_id=handle.id, status=WritebackState.PENDING)
-        rows = parse_rows(envelope.items, w.WritebackStatusRow, summary)
-        row = next((r for r in rows if r.id == handle.id), rows[0] if rows else None)
+        rows = parse_rows(envelope.items, w.WritebackStatusRow, summary) if envelope is not None else []
+        row = next((r for r in rows if r.id == handle.writeback_id), None)  # never another write's row
         if row is None:
-            return WritebackResult(writeback_id=handle.id, status=WritebackState.PENDING)
-        return row_to_result(row, self._pms.timezone)
+            return WritebackResult(
+                handle_id=handle.id, writeback_id=handle.writeback_id, status=WritebackState.PENDING
+            )
+        return row_to_result(row, handle, self._pms.timezone)
 
     async def withdraw(self, handle: Writeback) -> bool:
+        if handle.writeback_id is None:
+            return False
         try:
             await self._pms.client.app_call(
-                "DELETE", "writebacks", params={"id": handle.id}, idempotent=True, priority=Priority.BACKGROUND
+                "DELETE",
+                "writebacks",
+                params={"id": handle.writeback_id},
+                idempotent=True,
+                priority=Priority.BACKGROUND,
             )
         except PmsStatusError as exc:
             if exc.status_code is not None and 400 <= exc.status_code < 500:
@@ -148,38 +178,74 @@ class SikkaWritebackSource:
             raise
         return True
 
-    async def find_logged(
-        self,
-        *,
-        method: str,
-        api_name: str,
-        since: datetime,
-        matches: dict[str, str],
-        target_id: str | None = None,
-    ) -> str | None:
-        """The id of a writeback this office logged since ``since`` with the same method, resource, target
-        and request fields: used to reconcile after an ambiguous failure of a write, never to guess."""
+    # -- finding writes whose answer was lost -----------------------------------------------------------------
+
+    async def find_logged(self, entries: Sequence[JournalEntry]) -> Mapping[str, Sequence[str]]:
+        if not entries:
+            return {}
+        rows = await self._rows([e.created_at for e in entries])
+        found: dict[str, list[str]] = {}
+        for entry in entries:
+            matches = sorted(
+                (str(row.get("id")) for row in rows if self._is_this_write(entry, row)),
+                key=lambda i: (len(i), i),  # numeric order: the earliest logged first
+            )
+            if matches:
+                found[entry.id] = matches
+        return found
+
+    def _is_this_write(self, entry: JournalEntry, row: Mapping[str, Any]) -> bool:
+        """Whether a log row is exactly ``entry``'s write: same office, method, resource, target and practice;
+        no field sent differs; the marker present (or, without one, every field sent present and the row
+        logged after the write was sent)."""
+        if (row.get("method") or "").upper() != entry.method.upper():
+            return False
+        if _resource(row.get("api_name") or "") != _resource(entry.path.split("/")[0]):
+            return False
+        office = row.get("office_id")
+        if office and office != self._pms.credentials.office_id:
+            return False  # the list covers every office of the app
+        logged = _request_fields(row.get("api_request_body") or "")
+        target = entry.path.split("/")[1] if "/" in entry.path else None
+        if target is not None and target not in (logged.get("id"), logged.get("appointment_sr_no")):
+            return False
+        for key, value in entry.body.items():
+            if key in logged and logged[key].strip() != value.strip():
+                return False
+        if entry.marker is not None:
+            field = next((k for k, val in entry.body.items() if entry.marker in val), None)
+            return field is not None and entry.marker in logged.get(field, "")
+        if any(key not in logged for key in entry.body if key not in _OPTIONAL_IN_LOG):
+            return False
+        return self._logged_after_sending(row.get("command_time"), entry)
+
+    def _logged_after_sending(self, command_time: Any, entry: JournalEntry) -> bool:
+        try:
+            logged = w.parse_datetime(command_time)
+        except ValueError:
+            return False  # unreadable: without a marker, nothing proves it is this write
+        if logged is None:
+            return False
+        at = logged.replace(tzinfo=timezone.utc)
+        sent = entry.sent_or_created()
+        return sent - CLOCK_SKEW <= at <= sent + self._reconcile_window + CLOCK_SKEW
+
+    # -- the app's writeback list -----------------------------------------------------------------------------
+
+    async def _rows(self, times: Sequence[datetime]) -> list[dict[str, Any]]:
+        """Every writeback of the app on the days of ``times`` (practice-local, a day either side) through
+        today, each row once."""
         zone = self._pms.timezone
-        end = self._pms.today() + timedelta(days=1)
-        start = max(since.astimezone(zone).date() - timedelta(days=1), end - MAX_WINDOW + timedelta(days=1))
-        office = self._pms.credentials.office_id
-        for row in reversed(await self._list_raw(start, end)):  # the latest first
-            if (row.get("method") or "").upper() != method.upper():
-                continue
-            if _resource(row.get("api_name") or "") != _resource(api_name):
-                continue
-            if row.get("office_id") and row.get("office_id") != office:
-                continue  # the list covers every office of the app
-            if not _logged_since(row.get("command_time"), since, zone):
-                continue
-            body = _request_fields(row.get("api_request_body") or "")
-            if body.get("practice_id", self._pms.practice_id) != self._pms.practice_id:
-                continue
-            if target_id is not None and target_id not in (body.get("id"), body.get("appointment_sr_no")):
-                continue
-            if all(body.get(key) == value for key, value in matches.items()):
-                return str(row.get("id"))
-        return None
+        today = self._pms.today()
+        days: set[date] = set()
+        for when in times:
+            first = when.astimezone(zone).date() - timedelta(days=1)
+            days |= {first + timedelta(days=n) for n in range(max(1, (today - first).days + 2))}
+        rows: dict[str, dict[str, Any]] = {}
+        for start, end in _windows(sorted(days)):
+            for row in await self._list_raw(start, end):
+                rows[str(row.get("id"))] = row
+        return list(rows.values())
 
     async def _list_raw(self, start: date, end: date) -> list[dict[str, Any]]:
         """Every writeback of the app from ``start`` to ``end`` (one window: at most seven days)."""
@@ -198,22 +264,6 @@ class SikkaWritebackSource:
 def _resource(api_name: str) -> str:
     """``appointments`` and ``appointment`` name the same resource in Sikka's writeback rows."""
     return api_name.strip().lower().removesuffix("s")
-
-
-_CLOCK_SLACK = timedelta(minutes=5)
-
-
-def _logged_since(command_time: Any, since: datetime, zone: ZoneInfo) -> bool:
-    """Whether a row's ``command_time`` is not before ``since``. Sikka does not say which zone the time is
-    in, so it is read both as UTC and as practice-local time, with a few minutes of slack for clocks."""
-    try:
-        logged = w.parse_datetime(command_time)
-    except ValueError:
-        return True  # unreadable: let the request fields decide
-    if logged is None:
-        return True
-    earliest = since - _CLOCK_SLACK
-    return logged.replace(tzinfo=timezone.utc) >= earliest or logged.replace(tzinfo=zone) >= earliest
 
 
 def _request_fields(body: str) -> dict[str, str]:

@@ -1,29 +1,33 @@
-"""Writes to Sikka that never double-book.
+"""Writes to Sikka: validated, journaled, claimed, sent once.
 
-Every write is validated before anything is sent, sent once, and answered with a :class:`Writeback` handle
-that the poller follows. A write is never retried once it may have reached Sikka: after an ambiguous
-failure (a timeout or a broken connection after sending, or a 5xx), Sikka's writeback log is searched for
-the write first; only when it is provably absent is the write sent again, once. Bookings re-check the slot
-right before sending, against the PMS and against this process's own pending bookings, under a lock.
+Every write goes the same way:
+
+1. every argument is checked (:mod:`pms_connect.validation`) and the practice's PMS must accept the write,
+   before any request;
+2. its intent (kind, the full body, a marker) is recorded in the store's write journal; bookings and
+   reschedules do this inside the booking guard, which checks the slot and claims it for every worker;
+3. it is sent once. A definite answer settles it (the writeback id is journaled and followed, or the
+   refusal is raised). An ambiguous failure (a timeout, a dropped answer, a 5xx after sending, an answer
+   without an id) returns a handle with ``acknowledged=False``: the poller finds the write in Sikka's log by
+   its marker (appointment and transaction ``note``) or by every field sent, or ends it ``not_applied``.
+   Nothing is ever sent a second time.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from decimal import Decimal
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from pms_connect import validation as v
 from pms_connect.errors import (
     InvalidArgumentError,
     NotFoundError,
     PmsConnectionError,
     PmsError,
+    PmsStatusError,
     ServerError,
-    SlotUnavailableError,
     UnsupportedOperationError,
 )
 from pms_connect.models import (
@@ -31,30 +35,36 @@ from pms_connect.models import (
     BookingRequest,
     Capability,
     NewPatient,
-    Operatory,
     PaymentRequest,
     ProviderKind,
     Writeback,
     WritebackKind,
     WritebackResult,
+    WritebackState,
     elapsed_after,
 )
 from pms_connect.sikka import _wire as w
 from pms_connect.sikka._client import parse_model, read_json
 from pms_connect.sikka._writebacks import parse_writeback_id
+from pms_connect.stores import JournalEntry, SlotClaim, new_entry_id
+from pms_connect.writeback import handle_from_entry
 
 if TYPE_CHECKING:
     from pms_connect.sikka.provider import SikkaProvider
 
-__all__ = ["SikkaWrites"]
+__all__ = ["MARKER_FIELDS", "SikkaWrites"]
 
 logger = logging.getLogger("pms_connect.sikka.writes")
 
 _DESCRIPTION_UNSAFE = re.compile(r"[^A-Za-z0-9 .,/\-]")
-
-
-def _utc(value: datetime) -> datetime:
-    return value.astimezone(timezone.utc)
+#: The free-text field of each write that carries the journal entry's marker, where the write has one.
+MARKER_FIELDS: dict[str, str] = {"appointment": "note", "transaction": "note"}
+#: How far ahead an appointment may be booked, and how far back a payment may be dated.
+BOOKING_HORIZON = timedelta(days=3 * 366)
+PAYMENT_HISTORY = timedelta(days=366)
+_EARLIEST_BIRTHDATE = date(1900, 1, 1)
+_REASON_LENGTH = 500
+_NOTE_LENGTH = 500
 
 
 def _clean_description(text: str | None, default: str) -> str:
@@ -63,29 +73,9 @@ def _clean_description(text: str | None, default: str) -> str:
     return cleaned[:60] or default
 
 
-@dataclass(frozen=True)
-class _Hold:
-    """A slot held by a booking or reschedule this process sent and that is still pending."""
-
-    provider_id: str
-    operatory: str | None
-    start: datetime
-    end: datetime
-    appointment_id: str | None = None
-
-    def overlaps(self, start: datetime, end: datetime) -> bool:
-        return _utc(self.start) < _utc(end) and _utc(start) < _utc(self.end)
-
-    def clashes(self, provider_id: str, operatory: str | None, start: datetime, end: datetime) -> bool:
-        same_resource = self.provider_id == provider_id or (operatory is not None and self.operatory == operatory)
-        return same_resource and self.overlaps(start, end)
-
-
 class SikkaWrites:
     def __init__(self, pms: SikkaProvider) -> None:
         self._pms = pms
-        self._slot_lock = asyncio.Lock()
-        self._holds: dict[str, _Hold] = {}
 
     # -- checks ---------------------------------------------------------------------------------------
 
@@ -96,10 +86,13 @@ class SikkaWrites:
                 f"the practice's PMS ({features.pms_name or 'unknown'}) does not accept {capability.value}"
             )
 
-    def _require_future(self, start: datetime) -> datetime:
-        local = start.astimezone(self._pms.timezone)
-        if local <= self._pms.now():
-            raise InvalidArgumentError("the appointment start must be in the future")
+    def _future_local(self, start: object, name: str) -> datetime:
+        local = v.check_local_time(start, name, self._pms.timezone)
+        now = self._pms.now()
+        if local <= now:
+            raise InvalidArgumentError(f"{name} must be in the future")
+        if local > now + BOOKING_HORIZON:
+            raise InvalidArgumentError(f"{name} is more than three years ahead")
         return local
 
     async def _require_provider(self, provider_id: str) -> None:
@@ -118,84 +111,54 @@ class SikkaWrites:
             raise InvalidArgumentError("the practice has no active provider; pass provider_id")
         return (dentists or providers)[0].id
 
-    async def _operatories(self) -> dict[str, Operatory]:
-        return {o.id: o for o in await self._pms.known_operatories()}
-
-    async def _require_patient(self, patient_id: str) -> None:
+    async def _require_patient(self, patient_id: str, name: str = "patient_id") -> None:
         try:
             await self._pms.patients.get(patient_id)
         except NotFoundError:
-            raise InvalidArgumentError("unknown patient_id") from None
+            raise InvalidArgumentError(f"unknown {name}") from None
 
-    async def _busy(
-        self, provider_id: str, start: datetime, end: datetime, *, ignore: str | None = None
-    ) -> list[Appointment]:
-        """Booked, non-cancelled appointments overlapping [start, end) (any provider or operatory)."""
-        appointments = await self._pms.appointments.list(start=start, end=end).all()
-        return [a for a in appointments if not a.cancelled and a.id != ignore]
-
-    async def _choose_operatory(
-        self,
-        provider_id: str,
-        operatory: str | None,
-        start: datetime,
-        end: datetime,
-        *,
-        ignore: str | None = None,
-    ) -> str:
-        """Re-check the slot against the PMS and our pending holds; return the operatory to book in."""
-        operatories = await self._operatories()
-        if operatory is not None and operatory not in operatories:
-            raise InvalidArgumentError("unknown operatory")
-        busy = await self._busy(provider_id, start, end, ignore=ignore)
-        # A reschedule may overlap its own old time and its own pending hold.
-        holds = [h for h in self._holds.values() if ignore is None or h.appointment_id != ignore]
-        if any(a.provider_id == provider_id for a in busy) or any(
-            h.clashes(provider_id, None, start, end) for h in holds
-        ):
-            raise SlotUnavailableError("the provider is no longer free at that time")
-        taken = {a.operatory for a in busy if a.operatory} | {
-            h.operatory for h in holds if h.operatory and h.overlaps(start, end)
-        }
-        if operatory is not None:
-            if operatory in taken:
-                raise SlotUnavailableError("the operatory is no longer free at that time")
-            return operatory
-        for candidate in operatories.values():
-            if not candidate.hidden and candidate.id not in taken:
-                return candidate.id
-        raise SlotUnavailableError("no operatory is free at that time")
+    async def _booked(self, start: datetime, end: datetime) -> list[Appointment]:
+        """Every appointment overlapping [start, end), cancelled ones included (the guard decides)."""
+        return await self._pms.appointments.list(start=start, end=end).all()
 
     # -- writes ---------------------------------------------------------------------------------------
 
     async def book(self, request: BookingRequest) -> Writeback:
-        start = self._require_future(request.start)
+        patient_id = v.check_id(request.patient_id, "patient_id")
+        provider_id = v.check_id(request.provider_id, "provider_id")
+        operatory = v.check_optional_id(request.operatory, "operatory")
+        duration = v.check_duration(request.duration)
+        reason = v.check_text(request.reason, "reason", max_length=_REASON_LENGTH) if request.reason else None
+        start = self._future_local(request.start, "start")
         await self._require(Capability.BOOK_APPOINTMENT)
-        await self._require_provider(request.provider_id)
-        await self._require_patient(request.patient_id)
-        end = elapsed_after(start, request.duration)
-        async with self._slot_lock:
-            operatory = await self._choose_operatory(request.provider_id, request.operatory, start, end)
-            body = {
-                "patient_id": request.patient_id,
-                "provider_id": request.provider_id,
-                "practice_id": self._pms.practice_id,
-                "operatory": operatory,
-                "date": start.strftime("%Y-%m-%d"),
-                "time": start.strftime("%H:%M"),
-                "length": str(int(request.duration.total_seconds() // 60)),
-                "description": _clean_description(request.reason, "Appointment"),
-            }
-            handle = await self._submit(
-                WritebackKind.BOOK_APPOINTMENT,
-                "POST",
-                "appointment",
-                body,
-                match=("patient_id", "provider_id", "date", "time"),
-                deadline=start,
-            )
-            self._hold(handle, _Hold(request.provider_id, operatory, start, end))
-        return handle
+        await self._require_provider(provider_id)
+        await self._require_patient(patient_id)
+        end = elapsed_after(start, duration)
+        entry_id = new_entry_id()
+        body = {
+            "patient_id": patient_id,
+            "provider_id": provider_id,
+            "practice_id": self._pms.practice_id,
+            "operatory": "",
+            "date": start.strftime("%Y-%m-%d"),
+            "time": start.strftime("%H:%M"),
+            "length": str(int(duration.total_seconds() // 60)),
+            "description": _clean_description(reason, "Appointment"),
+            "note": entry_id,
+        }
+        return await self._claim_and_send(
+            entry_id,
+            WritebackKind.BOOK_APPOINTMENT,
+            "POST",
+            "appointment",
+            body,
+            provider_id=provider_id,
+            operatory=operatory,
+            start=start,
+            end=end,
+            moves=None,
+            deadline=start,
+        )
 
     async def reschedule(
         self,
@@ -206,49 +169,53 @@ class SikkaWrites:
         provider_id: str | None = None,
         operatory: str | None = None,
     ) -> Writeback:
+        appointment_id = v.check_id(appointment_id, "appointment_id")
+        provider_id = v.check_optional_id(provider_id, "provider_id")
+        operatory = v.check_optional_id(operatory, "operatory")
         if start is None and duration is None and provider_id is None and operatory is None:
             raise InvalidArgumentError("give at least one of start, duration, provider_id, operatory")
-        if start is not None and (start.tzinfo is None or start.utcoffset() is None):
-            raise InvalidArgumentError("start must be an aware datetime")
-        if duration is not None and (duration <= timedelta(0) or duration % timedelta(minutes=1)):
-            raise InvalidArgumentError("duration must be a positive whole number of minutes")
+        if duration is not None:
+            v.check_duration(duration)
+        if start is not None:
+            self._future_local(start, "start")
         await self._require(Capability.RESCHEDULE_APPOINTMENT)
         current = await self._pms.appointments.get(appointment_id)
         if current.cancelled:
             raise InvalidArgumentError("the appointment is cancelled; book a new one instead")
-        new_start = self._require_future(start or current.start)
+        new_start = self._future_local(start or current.start, "start")
         new_duration = duration or current.duration
         new_provider = provider_id or current.provider_id
         if new_provider is None:
             raise InvalidArgumentError("the appointment has no provider; pass provider_id")
         await self._require_provider(new_provider)
         end = elapsed_after(new_start, new_duration)
-        async with self._slot_lock:
-            new_operatory = await self._choose_operatory(
-                new_provider, operatory or current.operatory, new_start, end, ignore=current.id
-            )
-            body = {
-                "practice_id": self._pms.practice_id,
-                "date": new_start.strftime("%Y-%m-%d"),
-                "time": new_start.strftime("%H:%M"),
-                "length": str(int(new_duration.total_seconds() // 60)),
-                "operatory": new_operatory,
-                "provider_id": new_provider,
-            }
-            handle = await self._submit(
-                WritebackKind.RESCHEDULE_APPOINTMENT,
-                "PUT",
-                f"appointments/{current.id}",
-                body,
-                match=("date", "time", "provider_id"),
-                deadline=new_start,
-                appointment_id=current.id,
-            )
-            self._hold(handle, _Hold(new_provider, new_operatory, new_start, end, appointment_id=current.id))
-        return handle
+        body = {
+            "practice_id": self._pms.practice_id,
+            "date": new_start.strftime("%Y-%m-%d"),
+            "time": new_start.strftime("%H:%M"),
+            "length": str(int(new_duration.total_seconds() // 60)),
+            "operatory": "",
+            "provider_id": new_provider,
+        }
+        return await self._claim_and_send(
+            new_entry_id(),
+            WritebackKind.RESCHEDULE_APPOINTMENT,
+            "PUT",
+            f"appointments/{current.id}",
+            body,
+            provider_id=new_provider,
+            operatory=operatory or current.operatory,
+            start=new_start,
+            end=end,
+            moves=current.id,
+            deadline=new_start,
+        )
 
     async def change_status(self, appointment_id: str, *, to: str, note: str | None = None) -> Writeback:
         """``to`` is "cancel" or "confirm"; the value sent is the practice's own legal status."""
+        appointment_id = v.check_id(appointment_id, "appointment_id")
+        if note is not None:
+            v.check_text(note, "reason", max_length=_NOTE_LENGTH)
         await self._require(Capability.CHANGE_APPOINTMENT_STATUS)
         current = await self._pms.appointments.get(appointment_id)
         value = await self._pms.status_value(to)
@@ -260,160 +227,224 @@ class SikkaWrites:
             "appointment_sr_no": current.id,
         }
         if note and to == "cancel":
-            body["cancellation_note"] = _clean_description(note, "")
-        return await self._submit(
+            cleaned = _clean_description(note, "")
+            if cleaned:
+                body["cancellation_note"] = cleaned
+        entry = self._entry(
+            new_entry_id(),
             WritebackKind.CHANGE_APPOINTMENT_STATUS,
             "PATCH",
             f"appointments/{current.id}",
             body,
-            match=("value",),
             deadline=None,
             appointment_id=current.id,
         )
+        return await self._record_and_send(entry)
 
     async def create_patient(self, patient: NewPatient) -> Writeback:
-        if patient.birthdate is not None and patient.birthdate > self._pms.today():
-            raise InvalidArgumentError("birthdate is in the future")
+        first = v.check_name(patient.first_name, "first_name")
+        last = v.check_name(patient.last_name, "last_name")
+        today = self._pms.today()
+        birthdate = (
+            v.check_date(patient.birthdate, "birthdate", earliest=_EARLIEST_BIRTHDATE, latest=today)
+            if patient.birthdate is not None
+            else None
+        )
+        cell = v.check_phone(patient.cell_phone, "cell_phone") if patient.cell_phone is not None else None
+        email = v.check_email(patient.email) if patient.email is not None else None
+        provider_id = v.check_optional_id(patient.provider_id, "provider_id")
         await self._require(Capability.CREATE_PATIENT)
-        provider_id = patient.provider_id or await self._default_provider()
+        provider_id = provider_id or await self._default_provider()
         await self._require_provider(provider_id)
         body = {
-            "firstname": patient.first_name.strip(),
-            "lastname": patient.last_name.strip(),
+            "firstname": first,
+            "lastname": last,
             "provider_id": provider_id,
             "practice_id": self._pms.practice_id,
         }
         optional = {
-            "birthdate": patient.birthdate.strftime("%Y-%m-%d") if patient.birthdate else None,
-            "cell": patient.cell_phone,
-            "email": patient.email,
+            "birthdate": birthdate.strftime("%Y-%m-%d") if birthdate else None,
+            "cell": cell,
+            "email": email,
         }
-        body.update({k: v for k, v in optional.items() if v})
-        return await self._submit(
-            WritebackKind.CREATE_PATIENT,
-            "POST",
-            "patient",
-            body,
-            match=("firstname", "lastname", "birthdate"),
-            deadline=None,
-        )
+        body.update({k: val for k, val in optional.items() if val})
+        entry = self._entry(new_entry_id(), WritebackKind.CREATE_PATIENT, "POST", "patient", body, deadline=None)
+        return await self._record_and_send(entry)
 
     async def post_payment(self, payment: PaymentRequest) -> Writeback:
-        if payment.amount <= 0:
-            raise InvalidArgumentError("a payment amount must be greater than zero")
-        if payment.amount != payment.amount.quantize(Decimal("0.01")):
-            raise InvalidArgumentError("a payment amount has at most two decimal places")
-        day = payment.date or self._pms.today()
-        if day > self._pms.today():
-            raise InvalidArgumentError("the payment date is in the future")
+        patient_id = v.check_id(payment.patient_id, "patient_id")
+        amount = v.check_amount(payment.amount)
+        payment_type = v.check_id(payment.payment_type, "payment_type")
+        provider_id = v.check_optional_id(payment.provider_id, "provider_id")
+        guarantor_id = v.check_optional_id(payment.guarantor_id, "guarantor_id")
+        note = v.check_text(payment.note, "note", max_length=_NOTE_LENGTH) if payment.note is not None else None
+        today = self._pms.today()
+        day = (
+            v.check_date(payment.date, "date", earliest=today - PAYMENT_HISTORY, latest=today)
+            if payment.date is not None
+            else today
+        )
         await self._require(Capability.POST_PAYMENT)
         types = await self._pms.payment_types()
-        description = types.get(payment.payment_type)
+        description = types.get(payment_type)
         if description is None:
             raise InvalidArgumentError("unknown payment_type (use a code from the practice's payment types)")
         try:
-            patient = await self._pms.patients.get(payment.patient_id)
+            patient = await self._pms.patients.get(patient_id)
         except NotFoundError:
             raise InvalidArgumentError("unknown patient_id") from None
-        provider_id = payment.provider_id or patient.provider_id
+        if provider_id is not None:
+            await self._require_provider(provider_id)
+        provider_id = provider_id or patient.provider_id
         if provider_id is None:
             raise InvalidArgumentError("the patient has no provider; pass provider_id")
+        own_guarantor = patient.guarantor_id or patient.id
+        if guarantor_id is not None and guarantor_id != own_guarantor:
+            raise InvalidArgumentError("guarantor_id is not the patient's guarantor")
+        entry_id = new_entry_id()
+        cleaned = _clean_description(note, "") if note else ""
         body = {
             "patient_id": patient.id,
-            "guarantor_id": payment.guarantor_id or patient.guarantor_id or patient.id,
+            "guarantor_id": own_guarantor,
             "provider_id": provider_id,
-            "procedure_code": payment.payment_type,
+            "procedure_code": payment_type,
             "procedure_description": description,
-            "amount": f"{payment.amount:.2f}",
+            "amount": f"{amount:.2f}",
             "transaction_date": day.strftime("%Y-%m-%d"),
             "practice_id": self._pms.practice_id,
+            "note": f"{cleaned[:39]} {entry_id}" if cleaned else entry_id,  # the marker always survives
         }
-        if payment.note:
-            body["note"] = _clean_description(payment.note, "")
-        return await self._submit(
-            WritebackKind.POST_PAYMENT,
-            "POST",
-            "transaction",
-            body,
-            match=("patient_id", "amount", "transaction_date"),
-            deadline=None,
-        )
+        entry = self._entry(entry_id, WritebackKind.POST_PAYMENT, "POST", "transaction", body, deadline=None)
+        return await self._record_and_send(entry)
 
-    # -- the one place a write is sent ----------------------------------------------------------------
+    # -- journal, claim, send ---------------------------------------------------------------------------
 
-    async def _submit(
+    def _entry(
         self,
+        entry_id: str,
         kind: WritebackKind,
         method: str,
         path: str,
         body: dict[str, str],
         *,
-        match: tuple[str, ...],
         deadline: datetime | None,
         appointment_id: str | None = None,
-    ) -> Writeback:
-        sent_at = self._pms.clock.now()
-        api_name = path.split("/")[0]
+        slot: SlotClaim | None = None,
+    ) -> JournalEntry:
         if self._pms.check_spu:
             body = {**body, "check_spu": "true"}  # refused at once (412) while the practice's utility is offline
-        for attempt in (1, 2):
-            try:
-                response = await self._pms.client.practice_call(method, path, json_body=body, idempotent=False)
-            except (PmsConnectionError, ServerError) as exc:
-                if isinstance(exc, PmsConnectionError) and not exc.request_sent:
-                    raise  # it never left: nothing to reconcile, and the pipeline already retried
-                logger.warning("%s %s failed ambiguously (%s); reconciling", method, api_name, type(exc).__name__)
-                try:
-                    logged = await self._pms.writeback_source.find_logged(
-                        method=method,
-                        api_name=api_name,
-                        since=sent_at,
-                        matches={k: body[k] for k in match if k in body},
-                        target_id=appointment_id,
-                    )
-                except PmsError as lookup_error:
-                    raise PmsConnectionError(
-                        "the write may have reached the PMS and its log could not be checked; "
-                        "it was not sent again",
-                        request=f"{method} /{api_name}",
-                    ) from lookup_error
-                if logged is not None:
-                    logger.info("the write had been logged; tracking it instead of sending it again")
-                    return await self._track(logged, kind, sent_at, deadline, appointment_id)
-                if attempt == 2:
-                    raise PmsConnectionError(
-                        "the write failed twice and the PMS logged neither attempt",
-                        request=f"{method} /{api_name}",
-                    ) from exc
-                continue
-            summary = self._pms.client.summary(method, path)
-            answer = parse_model(w.WriteAnswer, read_json(response, summary), summary)
-            return await self._track(parse_writeback_id(answer), kind, sent_at, deadline, appointment_id)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    async def _track(
-        self,
-        writeback_id: str,
-        kind: WritebackKind,
-        sent_at: datetime,
-        deadline: datetime | None,
-        appointment_id: str | None,
-    ) -> Writeback:
-        handle = Writeback(
-            id=writeback_id,
+        now = self._pms.clock.now()
+        marker_field = MARKER_FIELDS.get(path.split("/")[0])
+        return JournalEntry(
+            id=entry_id,
             kind=kind,
+            practice=self._pms.practice_key,
             practice_id=self._pms.practice_id,
-            submitted_at=sent_at,
+            method=method,
+            path=path,
+            body=body,
+            marker=entry_id if marker_field and entry_id in body.get(marker_field, "") else None,
+            slot=slot,
             deadline=deadline,
             appointment_id=appointment_id,
+            created_at=now,
+            touched_at=now,
         )
-        await self._pms.writebacks.track(handle)
+
+    async def _claim_and_send(
+        self,
+        entry_id: str,
+        kind: WritebackKind,
+        method: str,
+        path: str,
+        body: dict[str, str],
+        *,
+        provider_id: str,
+        operatory: str | None,
+        start: datetime,
+        end: datetime,
+        moves: str | None,
+        deadline: datetime,
+    ) -> Writeback:
+        recorded: list[JournalEntry] = []
+
+        async def record(claim: SlotClaim) -> None:
+            entry = self._entry(
+                entry_id,
+                kind,
+                method,
+                path,
+                {**body, "operatory": claim.operatory or ""},
+                deadline=deadline,
+                appointment_id=moves,
+                slot=claim,
+            )
+            await self._pms.store.journal.record(entry)
+            recorded.append(entry)
+
+        await self._pms.guard.claim(
+            provider_id=provider_id,
+            operatory=operatory,
+            operatories=await self._pms.known_operatories(),
+            start=start,
+            end=end,
+            moves=moves,
+            appointments=lambda: self._booked(start, end),
+            record=record,
+        )
+        return await self._send(recorded[0])
+
+    async def _record_and_send(self, entry: JournalEntry) -> Writeback:
+        await self._pms.store.journal.record(entry)
+        return await self._send(entry)
+
+    async def _send(self, entry: JournalEntry) -> Writeback:
+        """The one place a write is sent: once, its outcome journaled whatever happens."""
+        pms = self._pms
+        summary = pms.client.summary(entry.method, entry.path)
+        try:
+            response = await pms.client.practice_call(
+                entry.method, entry.path, json_body=entry.body, idempotent=False
+            )
+        except PmsConnectionError as exc:
+            if not exc.request_sent:  # it never left (the pipeline already retried the connect)
+                await self._settle(entry, WritebackState.NOT_APPLIED, "the request never reached the PMS")
+                raise
+            return await self._lost(entry, exc)
+        except ServerError as exc:
+            return await self._lost(entry, exc)
+        except PmsError as exc:  # a definite refusal: nothing was queued
+            await self._settle(
+                entry, WritebackState.NOT_APPLIED, f"refused by the PMS ({exc.code or exc.status_code})"
+            )
+            raise
+        try:
+            answer = parse_model(w.WriteAnswer, read_json(response, summary), summary)
+            writeback_id = parse_writeback_id(answer)
+        except PmsStatusError as exc:  # accepted, but the id is unreadable: find it in the log instead
+            return await self._lost(entry, exc)
+        await pms.store.journal.acknowledge(entry.id, writeback_id, at=pms.clock.now(), reassign=True)
+        acknowledged = entry.acknowledged_as(writeback_id, pms.clock.now())
+        handle = handle_from_entry(acknowledged)
+        await pms.writebacks.track(handle, intent=acknowledged)
         return handle
 
-    def _hold(self, handle: Writeback, hold: _Hold) -> None:
-        self._holds[handle.id] = hold
+    async def _lost(self, entry: JournalEntry, error: PmsError) -> Writeback:
+        """The write may have reached the PMS: never send it again; the poller reads its fate from the log."""
+        logger.warning(
+            "%s failed ambiguously (%s); it is not sent again, its fate is read from the PMS's log",
+            self._pms.client.summary(entry.method, entry.path),
+            type(error).__name__,
+        )
+        now = self._pms.clock.now()
+        await self._pms.store.journal.mark_sent(entry.id, at=now)
+        sent = entry.sent_unacknowledged(now)
+        handle = handle_from_entry(sent)
+        await self._pms.writebacks.track(handle, intent=sent)
+        return handle
 
-        def release(_: WritebackResult) -> None:
-            self._holds.pop(handle.id, None)
-
-        self._pms.writebacks.on_complete(handle, release)
+    async def _settle(self, entry: JournalEntry, state: WritebackState, message: str) -> None:
+        result = WritebackResult(
+            handle_id=entry.id, status=state, message=message, completed_at=self._pms.clock.now()
+        )
+        await self._pms.store.journal.settle(entry.id, result, at=self._pms.clock.now())

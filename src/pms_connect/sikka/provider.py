@@ -34,8 +34,9 @@ from pms_connect.sikka.credentials import SikkaCredentials
 
 if TYPE_CHECKING:
     from pms_connect.protocol import PmsProvider
-from pms_connect.tokens import TokenStore
-from pms_connect.writeback import BoundWritebacks, PollSchedule, WritebackLedger, WritebackPoller
+from pms_connect.booking import BookingGuard
+from pms_connect.stores import MemoryStore, Store
+from pms_connect.writeback import BoundWritebacks, PollSchedule, WritebackPoller
 
 T = TypeVar("T")
 
@@ -88,6 +89,12 @@ class SikkaProvider:
     ``"cancel"`` and ``"confirm"`` when its names do not say so (e.g. ``{"confirm": "CONF-TEXT"}``).
     Pass one ``writeback_poller`` to many providers (say, every practice a worker serves) and it tracks all
     their writes together, one request a round per Sikka app.
+
+    ``store`` is what the deployment's workers share (request keys, the write journal, slot claims, the
+    booking lock): the default :class:`~pms_connect.stores.MemoryStore` serves one process,
+    :class:`~pms_connect.stores.SqliteStore` the processes of a host. ``reconcile_window`` is how long after
+    sending a write whose answer was lost may still appear in Sikka's writeback log; not logged by then, it
+    ends ``not_applied``.
     """
 
     def __init__(
@@ -98,7 +105,7 @@ class SikkaProvider:
         base_url: str = DEFAULT_BASE_URL,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
-        token_store: TokenStore | None = None,
+        store: Store | None = None,
         rate_limit: RateLimit | int | None = None,
         limiter: RateLimiter | None = None,
         retry: RetryPolicy | None = None,
@@ -106,7 +113,7 @@ class SikkaProvider:
         clock: Clock | None = None,
         page_size: int = MAX_PAGE_SIZE,
         reference_ttl: timedelta = timedelta(minutes=15),
-        writeback_ledger: WritebackLedger | None = None,
+        reconcile_window: timedelta = timedelta(minutes=10),
         poll_schedule: PollSchedule | None = None,
         writeback_poller: WritebackPoller | None = None,
         check_spu: bool = False,
@@ -114,14 +121,17 @@ class SikkaProvider:
     ) -> None:
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
+        if reconcile_window <= timedelta(0):
+            raise InvalidArgumentError("reconcile_window must be positive")
         self.credentials = credentials
         self.timezone = _windows.resolve_zone(timezone)
+        self.store: Store = store if store is not None else MemoryStore()
         self.client = SikkaClient(
             credentials,
             base_url=base_url,
             http_client=http_client,
             transport=transport,
-            token_store=token_store,
+            token_store=self.store.tokens,
             rate_limit=rate_limit,
             limiter=limiter,
             clock=clock,
@@ -142,16 +152,26 @@ class SikkaProvider:
         self.patients = Patients(self)
         self.insurance = Insurance(self)
         self.payments = Payments(self)
-        self.writeback_source = SikkaWritebackSource(self)
+        self.writeback_source = SikkaWritebackSource(self, reconcile_window=reconcile_window)
+        if writeback_poller is not None and writeback_poller.journal is not self.store.journal:
+            raise InvalidArgumentError("a shared writeback_poller must use this provider's store's journal")
         poller = writeback_poller or WritebackPoller(
-            clock=self.clock, ledger=writeback_ledger, schedule=poll_schedule
+            journal=self.store.journal, clock=self.clock, schedule=poll_schedule
         )
-        self.writebacks = BoundWritebacks(poller, self.writeback_source, owns_poller=writeback_poller is None)
+        self.writebacks = BoundWritebacks(
+            poller, self.writeback_source, practice=self.practice_key, owns_poller=writeback_poller is None
+        )
+        self.guard = BookingGuard(self.store, practice=self.practice_key, clock=self.clock)
         self.writes = SikkaWrites(self)
 
     @property
     def practice_id(self) -> str:
         return self.credentials.practice_id
+
+    @property
+    def practice_key(self) -> str:
+        """The practice's key in the store: its locks, slot claims and journal entries."""
+        return f"sikka:{self.credentials.office_id}:{self.practice_id}"
 
     def now(self) -> datetime:
         """The current time in the practice's zone."""
@@ -167,6 +187,9 @@ class SikkaProvider:
         await self.client.aclose()
 
     async def __aenter__(self) -> SikkaProvider:
+        """Resume following the writes this practice's journal holds open (left by a previous or crashed
+        worker)."""
+        await self.writebacks.resume()
         return self
 
     async def __aexit__(

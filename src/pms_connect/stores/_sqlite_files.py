@@ -1,0 +1,27 @@
+"""The SQLite file every SQLite-backed part of a store shares: its path checked, created owner-only."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pms_connect.errors import InvalidArgumentError
+
+__all__ = ["create_private_file", "database_path"]
+
+
+def database_path(path: str | os.PathLike[str], *, owner: str, lock_timeout: float, busy_timeout: float) -> Path:
+    """``path`` as a file path (an in-memory database is not shared), with positive timeouts."""
+    text = os.fspath(path)
+    if not text or text == ":memory:" or text.startswith("file:"):
+        raise InvalidArgumentError(f"{owner} needs a file path; an in-memory database is not shared")
+    if lock_timeout <= 0 or busy_timeout <= 0:
+        raise InvalidArgumentError("lock_timeout and busy_timeout must be positive")
+    return Path(text)
+
+
+def create_private_file(path: Path) -> None:
+    """Create ``path`` owner-only before SQLite does (with the umask's, often world-readable, mode); SQLite
+    gives its WAL and journal files the database file's permissions."""
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))

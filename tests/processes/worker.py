@@ -1,0 +1,187 @@
+"""A worker process for the multi-process tests: one SikkaProvider on a shared SqliteStore, driven by JSON lines.
+
+Run as ``python worker.py CONFIG_JSON``; CONFIG holds ``base_url``, ``db``, the credentials, and optionally
+``crash_at`` (a point at which the process kills itself with SIGKILL, as a crash would) and
+``reconcile_window`` (seconds). It prints ``{"ready": true}``, then answers one JSON line per command read
+from stdin:
+
+* ``{"op": "book", "patient_id", "provider_id", "start", "minutes", "operatory"}``
+* ``{"op": "reschedule", "appointment_id", "start"}``, ``{"op": "cancel", "appointment_id"}``
+* ``{"op": "create", "first_name", "last_name"}``, ``{"op": "pay", "patient_id", "amount"}``
+* ``{"op": "settle_all"}``: wait for every open entry of the practice's journal; their results
+* ``{"op": "exit"}``
+
+A write answers ``{"handle", "acknowledged", "writeback_id"}`` or ``{"error": "<ErrorType>"}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sqlite3
+import sys
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from pms_connect import BookingRequest, NewPatient, PaymentRequest, PmsError
+from pms_connect.sikka import SikkaCredentials, SikkaProvider
+from pms_connect.stores import SqliteStore
+from pms_connect.writeback import PollSchedule, handle_from_entry
+
+CRASH_POINTS = ("before_intent", "after_intent", "after_sending", "after_answer", "while_tracking")
+
+
+def die() -> None:
+    sys.stdout.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+class CrashAfterSending(httpx.AsyncBaseTransport):
+    """Sends a write to the server, which handles it, and dies before its answer is read."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if request.method in {"POST", "PUT", "PATCH"} and request.url.path != "/v4/request_key":
+            die()
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def install_crash(pms: SikkaProvider, store: SqliteStore, point: str) -> None:
+    journal = store.journal
+    if point in ("before_intent", "after_intent"):
+        record = journal.record
+
+        async def crashing_record(entry: Any) -> None:
+            if point == "before_intent":
+                die()
+            await record(entry)
+            die()
+
+        journal.record = crashing_record  # type: ignore[method-assign]
+    elif point == "after_answer":
+
+        async def crashing_acknowledge(*args: Any, **kwargs: Any) -> bool:
+            die()
+            return False
+
+        journal.acknowledge = crashing_acknowledge  # type: ignore[method-assign]
+        journal.mark_sent = crashing_acknowledge  # type: ignore[method-assign,assignment]
+    elif point == "while_tracking":
+        record, touch = journal.record, journal.touch
+        own: set[str] = set()  # this worker also follows what crashed workers left open: crash on its own
+
+        async def recording(entry: Any) -> None:
+            own.add(entry.id)
+            await record(entry)
+
+        async def crashing_touch(entry_ids: Any, **kwargs: Any) -> None:
+            await touch(entry_ids, **kwargs)
+            if own & set(entry_ids):
+                die()
+
+        journal.record = recording  # type: ignore[method-assign]
+        journal.touch = crashing_touch  # type: ignore[method-assign]
+
+
+async def write(pms: SikkaProvider, cmd: dict[str, Any]) -> dict[str, Any]:
+    op = cmd["op"]
+    try:
+        if op == "book":
+            handle = await pms.appointments.book(
+                BookingRequest(
+                    patient_id=cmd["patient_id"],
+                    provider_id=cmd["provider_id"],
+                    start=datetime.fromisoformat(cmd["start"]),
+                    duration=timedelta(minutes=cmd.get("minutes", 30)),
+                    operatory=cmd.get("operatory"),
+                    reason="Process test",
+                )
+            )
+        elif op == "reschedule":
+            handle = await pms.appointments.reschedule(
+                cmd["appointment_id"], start=datetime.fromisoformat(cmd["start"])
+            )
+        elif op == "cancel":
+            handle = await pms.appointments.cancel(cmd["appointment_id"])
+        elif op == "create":
+            handle = await pms.patients.create(
+                NewPatient(first_name=cmd["first_name"], last_name=cmd["last_name"])
+            )
+        elif op == "pay":
+            code = next(iter(await pms.payment_types()))
+            handle = await pms.payments.post(
+                PaymentRequest(patient_id=cmd["patient_id"], amount=Decimal(cmd["amount"]), payment_type=code)
+            )
+        else:
+            return {"error": f"unknown op {op}"}
+    except PmsError as exc:
+        return {"error": type(exc).__name__}
+    if cmd.get("crash_after_write"):
+        await asyncio.sleep(0.5)  # let the poller's first round run (and crash, for while_tracking)
+    return {"handle": handle.id, "acknowledged": handle.acknowledged, "writeback_id": handle.writeback_id}
+
+
+async def settle_all(pms: SikkaProvider, store: SqliteStore) -> dict[str, Any]:
+    """Wait for every open entry of the practice, then report every entry the journal holds."""
+    for entry in await store.journal.open_entries(pms.practice_key):
+        await pms.writebacks.wait(handle_from_entry(entry))
+    with sqlite3.connect(store.path) as db:  # every id, settled ones included (the test's own view)
+        ids = [row[0] for row in db.execute("SELECT id FROM pms_connect_journal")]
+    results = {}
+    for entry_id, entry in (await store.journal.get_many(ids)).items():
+        assert entry.result is not None, "an entry is still open"
+        results[entry_id] = {
+            "status": entry.result.status.value,
+            "writeback_id": entry.result.writeback_id or entry.writeback_id,
+            "created_id": entry.result.created_id,
+        }
+    return {"results": results}
+
+
+async def main(config: dict[str, Any]) -> None:
+    creds = SikkaCredentials.model_validate(config["credentials"])
+    store = SqliteStore(config["db"], lock_timeout=60)
+    point = config.get("crash_at")
+    fast = PollSchedule(min_interval=timedelta(seconds=0.2), max_interval=timedelta(seconds=0.5))
+    pms = SikkaProvider(
+        creds,
+        timezone=config["timezone"],
+        base_url=config["base_url"],
+        store=store,
+        reconcile_window=timedelta(seconds=config.get("reconcile_window", 600)),
+        poll_schedule=fast,
+        timeout=30,
+        **({"transport": CrashAfterSending()} if point == "after_sending" else {}),
+    )
+    async with pms:
+        await pms.features()  # warm the caches, so that the racing calls race at the booking lock
+        await pms.known_providers()
+        await pms.known_operatories()
+        if point is not None:
+            install_crash(pms, store, point)
+        print(json.dumps({"ready": True}), flush=True)
+        while True:
+            line = await asyncio.to_thread(sys.stdin.readline)
+            if not line:
+                break
+            cmd = json.loads(line)
+            if cmd["op"] == "exit":
+                break
+            answer = await settle_all(pms, store) if cmd["op"] == "settle_all" else await write(pms, cmd)
+            print(json.dumps(answer), flush=True)
+    await store.aclose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(json.loads(sys.argv[1])))
