@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from pms_connect import BookingRequest, NewPatient, PaymentRequest, WritebackState
+from pms_connect import BookingRequest, NewPatient, PaymentRequest, PmsError, WritebackState
 from pms_connect.models import Writeback
 from pms_connect.sikka import SikkaProvider
 from pms_connect.testing import FakeClock, SikkaSandbox
@@ -138,3 +138,36 @@ async def test_a_5xx_before_the_pms_handled_the_write_ends_not_applied_and_nothi
     assert sandbox.writebacks == []
     posts = [r for r in sandbox.requests if r.method == "POST" and r.path == "/v4/patient"]
     assert len(posts) == len(handles), "each sent once, never again"
+
+
+async def test_no_phi_reaches_logs_reprs_or_errors_on_the_way(caplog: pytest.LogCaptureFixture) -> None:
+    canaries = {"first": "Zebulonia", "last": "Quixotepants", "email": "zebq@example.org", "cell": "312-555-0147"}
+    clock = FakeClock()
+    sandbox = SikkaSandbox(seed=13, clock=clock)
+    caplog.set_level("DEBUG", logger="pms_connect")
+    async with sandbox.provider() as pms:
+        sandbox.faults.write_answer_loss = 1.0
+        handle = await pms.patients.create(
+            NewPatient(
+                first_name=canaries["first"],
+                last_name=canaries["last"],
+                email=canaries["email"],
+                cell_phone=canaries["cell"],
+            )
+        )
+        sandbox.faults.write_answer_loss = 0.0
+        result = await pms.writebacks.wait(handle)
+        entry = await pms.store.journal.get(handle.id)
+        errors = []
+        for bad in ({"cell_phone": "555"}, {"email": canaries["email"] + "@"}, {"first_name": " "}):
+            try:
+                await pms.patients.create(
+                    NewPatient.model_construct(**{"first_name": canaries["first"], "last_name": "X", **bad})
+                )
+            except PmsError as exc:
+                errors.append(f"{exc} {exc!r}")
+    assert result.status is WritebackState.WRITTEN
+    seen = "\n".join([caplog.text, repr(handle), repr(result), repr(entry), *errors])
+    assert len(errors) == 3
+    for value in canaries.values():
+        assert value not in seen

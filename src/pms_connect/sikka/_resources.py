@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from pms_connect import _windows
-from pms_connect.errors import InvalidArgumentError, NotFoundError
+from pms_connect.errors import NotFoundError
 from pms_connect.models import (
     Appointment,
     BookingRequest,
@@ -31,6 +31,7 @@ from pms_connect.pagination import AsyncPager
 from pms_connect.sikka import _mapping as m
 from pms_connect.sikka import _patient_search, _slots
 from pms_connect.sikka import _wire as w
+from pms_connect.validation import check_id
 
 if TYPE_CHECKING:
     from pms_connect.sikka.provider import SikkaProvider
@@ -41,12 +42,6 @@ _PATIENT_FIELDS = "homephone,workphone"
 
 def _day(value: date) -> str:
     return value.strftime("%Y-%m-%d")
-
-
-def _require_id(value: str, name: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidArgumentError(f"{name} must be a non-empty string")
-    return value.strip()
 
 
 @dataclass
@@ -117,11 +112,11 @@ class Appointments(_Resource):
             "fields": _APPOINTMENT_FIELDS,
         }
         if provider_id is not None:
-            params["provider_id"] = _require_id(provider_id, "provider_id")
+            params["provider_id"] = check_id(provider_id, "provider_id")
         if patient_id is not None:
-            params["patient_id"] = _require_id(patient_id, "patient_id")
+            params["patient_id"] = check_id(patient_id, "patient_id")
         if status is not None:
-            params["status"] = _require_id(status, "status")
+            params["status"] = check_id(status, "status")
         zone = self.pms.timezone
         return self.pms.client.pager(
             "appointments",
@@ -135,7 +130,7 @@ class Appointments(_Resource):
     async def get(self, appointment_id: str) -> Appointment:
         params = {
             **self._practice_params,
-            "appointment_sr_no": _require_id(appointment_id, "appointment_id"),
+            "appointment_sr_no": check_id(appointment_id, "appointment_id"),
             "fields": _APPOINTMENT_FIELDS,
         }
         zone = self.pms.timezone
@@ -212,7 +207,7 @@ class Patients(_Resource):
     async def get(self, patient_id: str) -> Patient:
         params = {
             **self._practice_params,
-            "patient_id": _require_id(patient_id, "patient_id"),
+            "patient_id": check_id(patient_id, "patient_id"),
             "fields": _PATIENT_FIELDS,
         }
         found = await self.pms.client.pager("patients", params, w.PatientRow, m.patient, page_size=1).first()
@@ -264,7 +259,7 @@ class Insurance(_Resource):
         )
 
     async def coverage(self, patient_id: str) -> list[InsuranceCoverage]:
-        params = {**self._practice_params, "patient_id": _require_id(patient_id, "patient_id")}
+        params = {**self._practice_params, "patient_id": check_id(patient_id, "patient_id")}
         pager = self.pms.client.pager("subscribers", params, w.SubscriberRow, m.coverage, page_size=500)
         return await pager.all()
 
@@ -281,7 +276,7 @@ class Payments(_Resource):
             "enddate": _day(span.last_day),
         }
         if patient_id is not None:
-            params["patient_id"] = _require_id(patient_id, "patient_id")
+            params["patient_id"] = check_id(patient_id, "patient_id")
         return self.pms.client.pager(
             "transactions", params, w.TransactionRow, m.transaction, page_size=self.pms.page_size
         )

@@ -39,6 +39,7 @@ from pms_connect.scheduling import (
 )
 from pms_connect.sikka import _wire as w
 from pms_connect.stores import SlotClaim
+from pms_connect.validation import check_optional_id
 
 if TYPE_CHECKING:
     from pms_connect.sikka.provider import SikkaProvider
@@ -58,14 +59,6 @@ _OPERATORY_TYPES = {"operatory", "chair", "room"}
 
 
 # -- validation (before any request) ----------------------------------------------------------------------
-
-
-def _optional_id(value: object, name: str) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidArgumentError(f"{name} must be a non-empty string or None")
-    return value.strip()
 
 
 def _kinds(kinds: Iterable[ProviderKind | str] | None) -> frozenset[ProviderKind] | None:
@@ -289,8 +282,8 @@ async def find_slots(
     limit = validate_limit(limit)
     grid = validate_grid(grid)
     wanted_kinds = _kinds(kinds)
-    provider_id = _optional_id(provider_id, "provider_id")
-    operatory = _optional_id(operatory, "operatory")
+    provider_id = check_optional_id(provider_id, "provider_id")
+    operatory = check_optional_id(operatory, "operatory")
     span = _windows.window(start, end, pms.timezone)
 
     if await uses_native_slots(pms):
