@@ -162,6 +162,10 @@ def test_workers_killed_at_every_point_of_a_write_leave_nothing_lost_and_nothing
 
     records = sandbox.writebacks
     by_id = {r.id: r for r in records}
+    kinds = Counter(r.kind for r in records)
+    assert kinds == {
+        k: 3 for k in ("new_appointment", "update_appointment", "appointment_status", "new_patient", "payment")
+    }
     # Nothing was ever sent twice: one queued writeback per write that reached the PMS.
     assert len(records) == len({(r.method, tuple(sorted(r.body.items()))) for r in records})
     reached = {"after_sending", "after_answer", "while_tracking"}

@@ -58,40 +58,39 @@ class CrashAfterSending(httpx.AsyncBaseTransport):
 
 
 def install_crash(pms: SikkaProvider, store: SqliteStore, point: str) -> None:
+    """Kill this process at ``point`` of its own write. The worker also follows what crashed workers left
+    open (its poller acknowledges and touches their entries): those never trigger the crash."""
     journal = store.journal
-    if point in ("before_intent", "after_intent"):
-        record = journal.record
+    record, acknowledge, mark_sent, touch = journal.record, journal.acknowledge, journal.mark_sent, journal.touch
+    own: set[str] = set()
 
-        async def crashing_record(entry: Any) -> None:
-            if point == "before_intent":
-                die()
-            await record(entry)
+    async def recording(entry: Any) -> None:
+        if point == "before_intent":
+            die()
+        own.add(entry.id)
+        await record(entry)
+        if point == "after_intent":
             die()
 
-        journal.record = crashing_record  # type: ignore[method-assign]
-    elif point == "after_answer":
-
-        async def crashing_acknowledge(*args: Any, **kwargs: Any) -> bool:
+    async def acknowledging(entry_id: str, *args: Any, **kwargs: Any) -> bool:
+        if point == "after_answer" and entry_id in own:
             die()
-            return False
+        return await acknowledge(entry_id, *args, **kwargs)
 
-        journal.acknowledge = crashing_acknowledge  # type: ignore[method-assign]
-        journal.mark_sent = crashing_acknowledge  # type: ignore[method-assign,assignment]
-    elif point == "while_tracking":
-        record, touch = journal.record, journal.touch
-        own: set[str] = set()  # this worker also follows what crashed workers left open: crash on its own
+    async def marking_sent(entry_id: str, **kwargs: Any) -> None:
+        if point == "after_answer" and entry_id in own:
+            die()
+        await mark_sent(entry_id, **kwargs)
 
-        async def recording(entry: Any) -> None:
-            own.add(entry.id)
-            await record(entry)
+    async def touching(entry_ids: Any, **kwargs: Any) -> None:
+        await touch(entry_ids, **kwargs)
+        if point == "while_tracking" and own & set(entry_ids):
+            die()
 
-        async def crashing_touch(entry_ids: Any, **kwargs: Any) -> None:
-            await touch(entry_ids, **kwargs)
-            if own & set(entry_ids):
-                die()
-
-        journal.record = recording  # type: ignore[method-assign]
-        journal.touch = crashing_touch  # type: ignore[method-assign]
+    journal.record = recording  # type: ignore[method-assign]
+    journal.acknowledge = acknowledging  # type: ignore[method-assign]
+    journal.mark_sent = marking_sent  # type: ignore[method-assign]
+    journal.touch = touching  # type: ignore[method-assign]
 
 
 async def write(pms: SikkaProvider, cmd: dict[str, Any]) -> dict[str, Any]:
