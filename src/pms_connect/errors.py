@@ -19,6 +19,7 @@ Every error the SDK raises derives from :class:`PmsError`::
     ├── SlotUnavailableError          the slot was taken between search and booking
     ├── AmbiguousPatientError         more than one patient matches equally well
     ├── UnsupportedOperationError     the practice's PMS does not support the operation
+    ├── DataReloadingError            the PMS bridge is reloading the practice's data: reads may be partial
     ├── WritebackFailedError          the PMS refused or never applied a queued write
     ├── WaitTimeoutError              ``wait()`` gave up waiting; the write itself is still tracked
     ├── StoreError                    the store (tokens, holds, journal) could not be read or written
@@ -35,6 +36,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConflictError",
+    "DataReloadingError",
     "InvalidArgumentError",
     "KeyExpiredError",
     "LockTimeoutError",
@@ -117,7 +119,8 @@ class PmsTimeoutError(PmsConnectionError):
 
 
 class PmsStatusError(PmsError):
-    """The PMS answered with an error status. ``body`` keeps the provider's raw error fields."""
+    """The PMS answered with an error status. ``body`` keeps the provider's raw error fields; ``retryable``
+    is False for a failure that a retry within seconds cannot fix (a daily quota, data not uploaded yet)."""
 
     def __init__(
         self,
@@ -127,9 +130,11 @@ class PmsStatusError(PmsError):
         status_code: int | None = None,
         request: str | None = None,
         body: dict[str, str] | None = None,
+        retryable: bool = True,
     ) -> None:
         super().__init__(message, code=code, status_code=status_code, request=request)
         self.body = body or {}
+        self.retryable = retryable
 
 
 class BadRequestError(PmsStatusError):
@@ -162,7 +167,7 @@ class PreconditionFailedError(PmsStatusError):
 
 class RateLimitError(PmsStatusError):
     """The request or data quota is exhausted. ``retry_after`` is the server's hint in seconds;
-    ``retryable`` is False for a quota that will not come back within minutes (a daily data quota)."""
+    ``retryable`` is False for a quota that will not come back within minutes (a daily quota)."""
 
     def __init__(
         self,
@@ -175,9 +180,10 @@ class RateLimitError(PmsStatusError):
         retry_after: float | None = None,
         retryable: bool = True,
     ) -> None:
-        super().__init__(message, code=code, status_code=status_code, request=request, body=body)
+        super().__init__(
+            message, code=code, status_code=status_code, request=request, body=body, retryable=retryable
+        )
         self.retry_after = retry_after
-        self.retryable = retryable
 
 
 class ServerError(PmsStatusError):
@@ -194,6 +200,11 @@ class AmbiguousPatientError(PmsError):
 
 class UnsupportedOperationError(PmsError):
     """The practice's PMS (or the app's plan) does not support this operation."""
+
+
+class DataReloadingError(PmsError):
+    """The PMS bridge is reloading the practice's data (Sikka's ``Data-Insert: in progress``): an answer now
+    may be partial, so the SDK raises rather than return it. Read again later; nothing was written."""
 
 
 class WritebackFailedError(PmsError):

@@ -161,7 +161,7 @@ class HttpPipeline:
                 return exc.retryable
             if isinstance(exc, PmsConnectionError):
                 return idempotent or not exc.request_sent
-            return idempotent and isinstance(exc, ServerError)
+            return idempotent and isinstance(exc, ServerError) and exc.retryable
 
         def wait(state: RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None

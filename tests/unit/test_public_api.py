@@ -34,6 +34,7 @@ PUBLIC = {
     "WritebackFailedError",
     "WaitTimeoutError",
     "StoreError",
+    "DataReloadingError",
     "LockTimeoutError",
     "VaultError",
     # models

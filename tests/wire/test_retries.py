@@ -12,6 +12,7 @@ from pms_connect.errors import (
     BadRequestError,
     NotFoundError,
     PmsConnectionError,
+    PmsStatusError,
     PmsTimeoutError,
     RateLimitError,
     ServerError,
@@ -68,12 +69,30 @@ async def test_get_is_retried_on_5xx_up_to_max_attempts_then_raises_server_error
 
 
 async def test_get_is_retried_on_429_up_to_max_attempts_then_raises_rate_limit_error(sikka, pipeline):
-    route = sikka.get("appointments").mock(return_value=sikka.error("API2012", 429))
+    minute = {"X-Rate-Limit-Limit": "200", "X-Rate-Limit-Remaining": "0", "X-Rate-Limit-Reset": "1"}
+    route = sikka.get("appointments").mock(return_value=sikka.error("API2012", 429, headers=minute))
 
     with pytest.raises(RateLimitError):
         await get(pipeline)
 
     assert route.call_count == 3
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "words"),
+    [("API2011", 429, "daily data quota"), ("API2012", 429, "daily request quota"), ("API2010", 500, "no data")],
+)
+async def test_daily_quotas_and_missing_data_are_not_retried(sikka, pipeline, code, status, words):
+    """gs.txt: API2011 and API2012 are per-practice-per-day limits, API2010 "data not uploaded" (hours): a
+    retry within seconds cannot help. Without the minute window's headers, one request and a clear error."""
+    route = sikka.get("appointments").mock(return_value=sikka.error(code, status))
+
+    with pytest.raises(PmsStatusError, match=words) as caught:
+        await get(pipeline)
+
+    assert route.call_count == 1
+    assert caught.value.retryable is False
+    assert caught.value.code == code
 
 
 async def test_get_is_retried_on_connect_error_up_to_max_attempts_then_raises(sikka, pipeline):
@@ -172,7 +191,7 @@ async def test_429_wait_honours_x_rate_limit_reset(sikka, pipeline, clock):
 
 
 async def test_429_wait_honours_x_rate_limit_reset_without_remaining(sikka, pipeline, clock):
-    limited = sikka.error("API2012", 429, headers={"X-Rate-Limit-Reset": "9"})
+    limited = httpx.Response(429, headers={"X-Rate-Limit-Reset": "9"})  # no code: a short-term limit
     sikka.get("appointments").mock(side_effect=[limited, ok()])
 
     await get(pipeline)
@@ -226,7 +245,10 @@ async def test_post_is_retried_after_connect_error_because_it_never_left(sikka, 
 
 async def test_post_is_retried_after_429_because_sikka_refused_it_unprocessed(sikka, pipeline):
     route = sikka.route("POST", "appointment").mock(
-        side_effect=[sikka.error("API2012", 429), httpx.Response(201, json={"error_code": "API2016"})]
+        side_effect=[
+            sikka.error("API2012", 429, headers={"X-Rate-Limit-Remaining": "0", "X-Rate-Limit-Reset": "2"}),
+            httpx.Response(201, json={"error_code": "API2016"}),
+        ]
     )
 
     response = await post(pipeline)

@@ -165,3 +165,46 @@ async def test_not_found_on_204_names_the_request_as_the_pipeline_does(sikka, pr
         await provider.patients.get("1")
 
     assert caught.value.request == "GET /v4/patients"
+
+
+# Errors gs.txt documents with HTTP 200: the table's own rows (code, status 200, short message).
+ERRORS_WITH_200 = [
+    ("API0005", "Email/Text message not sent."),
+    ("API0008", "Appointment status not logged."),
+    ("API4002", "Error while decrypting string"),
+    ("API4003", "Error while decrypting password"),
+    ("API4004", "Error while decrypting email or username"),
+    ("API4005", "Error while decrypting verification code"),
+]
+
+
+@pytest.mark.parametrize(("code", "short"), ERRORS_WITH_200)
+def test_errors_sikka_answers_with_200_are_errors(code: str, short: str) -> None:
+    body = {"http_code": "200", "http_code_desc": "OK", "error_code": code, "short_message": short}
+    request = httpx.Request("GET", "https://api.sikkasoft.com/v4/appointments")
+    error = classify_sikka_response(httpx.Response(200, json=body, request=request), "GET /v4/appointments")
+    assert isinstance(error, BadRequestError)
+    assert (error.code, error.status_code) == (code, 200)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"error_code": "API0007", "http_code": "200", "long_message": "Id:159357"},  # a logged write
+        {"error_code": "API4006", "http_code": "200", "long_message": "Writeback request deleted successfully."},
+        {"offset": "0", "limit": "50", "total_count": "1", "items": [{"error_code": "API0008"}]},  # a row's field
+    ],
+)
+def test_successes_with_an_error_code_field_are_not_errors(body: dict[str, object]) -> None:
+    request = httpx.Request("GET", "https://api.sikkasoft.com/v4/appointments")
+    assert classify_sikka_response(httpx.Response(200, json=body, request=request), "GET /v4/x") is None
+
+
+async def test_a_200_error_body_on_a_list_raises_instead_of_reading_as_no_rows(sikka, provider):
+    body = {"http_code": "200", "http_code_desc": "OK", "error_code": "API4002", "short_message": "decrypt"}
+    sikka.get("patients").mock(return_value=httpx.Response(200, json=body))
+
+    with pytest.raises(BadRequestError) as caught:
+        await provider.patients.list().all()
+
+    assert caught.value.code == "API4002"

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import pytest
 
+from pms_connect.errors import PmsStatusError
 from pms_connect.pagination import Page
 
 
@@ -257,3 +259,62 @@ async def test_breaking_early_cancels_outstanding_page_fetches(sikka, make_provi
     assert in_flight == 0
     assert answered == [0, 1]
     assert max(asked) <= 5
+
+
+def capped(sikka, rows: list[dict[str, str]], *, api: str, cap: int, links_only: bool = False):
+    """Sikka under a licence that caps the page size: a larger ``limit`` is answered with ``cap`` rows, and
+    the envelope's ``limit`` says so; offsets count pages of the size in force."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        offset = int(request.url.params["offset"])
+        limit = min(int(request.url.params["limit"]), cap)
+        chunk = rows[offset * limit : (offset + 1) * limit]
+        if not chunk:
+            return httpx.Response(204)
+        total = None if links_only else len(rows)
+        page = sikka.page(chunk, api=api, offset=offset, limit=limit, total_count=total)
+        if links_only:  # no total_count: only the pagination links tell whether a page follows
+            body = page.json()
+            more = (offset + 1) * limit < len(rows)
+            body["pagination"]["next"] = f"https://api.sikkasoft.com/v4/{api}?offset={offset + 1}" if more else ""
+            return httpx.Response(200, json=body)
+        return page
+
+    return answer
+
+
+@pytest.mark.parametrize("cap", [1, 10, 4999])
+@pytest.mark.parametrize("links_only", [False, True], ids=["total_count", "pagination links"])
+async def test_a_licence_cap_on_the_page_size_is_followed(sikka, make_provider, cap, links_only):
+    """Asked for 5,000 a page, Sikka answers ``cap`` (the doc: "as per Sikka API license"): every row comes
+    back once, in order, paging by the size the answer states."""
+    pms = make_provider()
+    total = 25 if cap < 25 else cap + 3
+    rows = [patient(n) for n in range(1, total + 1)]
+    route = sikka.get("patients").mock(
+        side_effect=capped(sikka, rows, api="patients", cap=cap, links_only=links_only)
+    )
+
+    patients = await pms.patients.list().all()
+
+    assert [p.id for p in patients] == [r["patient_id"] for r in rows]
+    assert route.calls[0].request.url.params["limit"] == "5000"
+    later = {call.request.url.params["limit"] for call in route.calls[1:]}
+    assert later == {str(cap)}
+    assert sorted(offsets(route))[: -(-total // cap)] == list(range(-(-total // cap)))
+
+
+async def test_a_page_size_that_shrinks_mid_list_is_an_error_not_lost_rows(sikka, make_provider):
+    pms = make_provider(page_size=10)
+    rows = [patient(n) for n in range(1, 26)]
+    serve = sikka.paged(rows, api="patients")
+
+    def shrinking(request: httpx.Request) -> httpx.Response:
+        if request.url.params["offset"] == "0":
+            return serve(request)
+        return sikka.page(rows[10:15], api="patients", offset=1, limit=5, total_count=25)
+
+    sikka.get("patients").mock(side_effect=shrinking)
+
+    with pytest.raises(PmsStatusError, match="page size"):
+        await pms.patients.list().all()

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from pms_connect.errors import InvalidArgumentError, NotFoundError
+from pms_connect.errors import InvalidArgumentError, NotFoundError, UnsupportedOperationError
 from pms_connect.models import (
     Appointment,
     InsuranceCarrier,
@@ -527,37 +527,14 @@ async def test_patients_list_sends_practice_fields_offset_and_limit(sikka, provi
     )
 
 
-async def test_patients_list_changed_since_sends_loaded_dates_up_to_tomorrow(sikka, provider):
-    # The FakeClock starts at 2026-12-01 14:00 UTC: 08:00 on 12-01 in Chicago, so "tomorrow" is 12-02.
-    route = sikka.get("patients").mock(return_value=sikka.no_content())
-
-    await provider.patients.list(changed_since=date(2026, 11, 20)).all()
-
-    assert_sikka_get(
-        route.calls.last.request,
-        "patients",
-        {
-            "practice_id": "1",
-            "fields": "homephone,workphone",
-            "loaded_startdate": "2026-11-20",
-            "loaded_enddate": "2026-12-02",
-            "offset": "0",
-            "limit": "5000",
-        },
-    )
-
-
-async def test_patients_list_changed_since_an_aware_datetime_uses_the_practice_local_date(sikka, provider):
-    route = sikka.get("patients").mock(return_value=sikka.no_content())
-
-    await provider.patients.list(changed_since=datetime(2026, 11, 21, 2, 0, tzinfo=timezone.utc)).all()
-
-    assert route.calls.last.request.url.params["loaded_startdate"] == "2026-11-20"
-
-
-async def test_patients_list_changed_since_refuses_a_naive_datetime_before_any_request(sikka, provider):
-    with pytest.raises(InvalidArgumentError):
-        provider.patients.list(changed_since=datetime(2026, 11, 20, 9, 0))
+@pytest.mark.parametrize(
+    "since", [date(2026, 11, 20), datetime(2026, 11, 21, 2, 0, tzinfo=timezone.utc), datetime(2026, 11, 20, 9)]
+)
+async def test_patients_changed_since_is_refused_because_sikka_documents_no_such_filter(sikka, provider, since):
+    """Sikka's patients parameters (oneapi.txt) hold no changed-records filter and its rows no last-changed
+    field: a filter the server ignores would report every patient as changed, so the SDK refuses at once."""
+    with pytest.raises(UnsupportedOperationError, match="no filter on changes"):
+        provider.patients.list(changed_since=since)
 
     assert sikka.router.calls.call_count == 0
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
 
-from pms_connect.errors import KeyExpiredError
+from pms_connect.errors import AuthenticationError, KeyExpiredError
+
+from .conftest import key_grant
 
 LIFETIME = 85603  # "85603 second(s)"
 REFRESH_AT = LIFETIME - 3600  # the manager refreshes an hour before expiry
@@ -206,3 +208,40 @@ async def test_100_concurrent_calls_refused_as_expired_send_exactly_one_refresh(
 
     assert all(len(r) == 1 for r in results)
     assert [b["grant_type"] for b in sikka.grant_bodies] == ["request_key", "refresh_key"]
+
+
+async def test_request_key_expires_gives_the_keys_real_end_when_it_is_sooner(sikka, provider, clock):
+    """gs.txt: every answer carries ``Request-Key-Expires: <http-date> GMT``, the key's real expiry."""
+    grant = key_grant("request-key-1", "refresh-key-1")  # expires_in says 85603 s
+    # The FakeClock is at 2026-12-01 14:00 UTC: the header says the key ends at 20:00, six hours from now.
+    headers = {"Request-Key-Expires": "Tue, 01 Dec 2026 20:00:00 GMT"}
+    sikka.grant_route.mock(side_effect=None, return_value=httpx.Response(200, json=grant, headers=headers))
+
+    token = await provider.client.tokens.get()
+
+    assert token.expires_at == datetime(2026, 12, 1, 20, 0, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("header", ["Wed, 02 Dec 2026 23:00:00 GMT", "not a date", ""])
+async def test_a_later_or_unreadable_request_key_expires_leaves_expires_in_in_charge(sikka, provider, header):
+    grant = key_grant("request-key-1", "refresh-key-1")
+    sikka.grant_route.mock(
+        side_effect=None, return_value=httpx.Response(200, json=grant, headers={"Request-Key-Expires": header})
+    )
+
+    token = await provider.client.tokens.get()
+
+    assert token.expires_at - token.issued_at == timedelta(seconds=LIFETIME)
+
+
+@pytest.mark.parametrize(
+    ("status", "expires_in"), [("expired", "85603 second(s)"), ("inactive", ""), ("active", "0 second(s)")]
+)
+async def test_a_grant_of_a_key_that_is_not_active_is_refused_not_taken_for_24_hours(
+    sikka, provider, status, expires_in
+):
+    grant = {**key_grant("request-key-1", "refresh-key-1"), "status": status, "expires_in": expires_in}
+    sikka.grant_route.mock(side_effect=None, return_value=httpx.Response(200, json=grant))
+
+    with pytest.raises(AuthenticationError, match="not active"):
+        await provider.client.tokens.get()

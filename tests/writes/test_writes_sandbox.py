@@ -463,3 +463,23 @@ async def test_status_values_name_the_practices_own_status(sandbox: SikkaSandbox
     async with sandbox.provider(status_values={"confirm": "CONF-TEXT"}) as pms:
         with pytest.raises(InvalidArgumentError, match="status_values"):
             await pms.status_value("confirm")
+
+
+async def test_a_licence_page_cap_of_one_row_still_shows_every_clash(clock: FakeClock) -> None:
+    """With Sikka answering one row a page, the slot check before a booking still reads every appointment."""
+    sandbox = SikkaSandbox(seed=11, clock=clock, page_cap=1)
+    async with sandbox.provider() as pms:
+        patient_id = await a_patient(pms)
+        day = next_weekday(pms.today(), 1)
+        everything = await pms.appointments.list(start=day, end=day).all()
+        sandbox.page_cap = None
+        assert [a.id for a in everything] == [a.id for a in await pms.appointments.list(start=day, end=day).all()]
+        sandbox.page_cap = 1
+        taken = [a for a in everything if a.provider_id == "DMD1" and not a.cancelled]
+        assert len(everything) > len(taken) >= 2
+        for appointment in (taken[0], taken[-1]):  # the first and the last of the day's, many pages apart
+            with pytest.raises(SlotUnavailableError):
+                await pms.appointments.book(booking(pms, patient_id, appointment.start + timedelta(minutes=5)))
+    assert writes_sent(sandbox) == []
+    limits = {r.params.get("limit") for r in sandbox.requests if r.path == "/v4/appointments"}
+    assert "1" in limits

@@ -6,10 +6,12 @@ talking to Sikka lives here, on top of the shared :class:`~pms_connect.http.Http
 
 from __future__ import annotations
 
+import email.utils
 import json
 import random
 from collections.abc import Callable, Mapping
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
 import httpx
@@ -20,6 +22,7 @@ from pms_connect.errors import (
     AuthenticationError,
     BadRequestError,
     ConflictError,
+    DataReloadingError,
     KeyExpiredError,
     NotFoundError,
     PermissionDeniedError,
@@ -36,7 +39,7 @@ from pms_connect.sikka import _wire as w
 from pms_connect.sikka.credentials import SikkaCredentials
 from pms_connect.tokens import Token, TokenManager, TokenStore
 
-__all__ = ["DEFAULT_BASE_URL", "MAX_PAGE_SIZE", "SikkaClient", "classify_sikka_response"]
+__all__ = ["DEFAULT_BASE_URL", "MAX_PAGE_SIZE", "SikkaClient", "SikkaPage", "classify_sikka_response"]
 
 DEFAULT_BASE_URL = "https://api.sikkasoft.com/v4"
 MAX_PAGE_SIZE = 5000
@@ -53,8 +56,9 @@ _CODES: dict[str, tuple[type[PmsStatusError], str]] = {
     "API2004": (PermissionDeniedError, "this API is not in the Sikka app's plan"),
     "API2007": (PermissionDeniedError, "the practice has not authorized this Sikka app"),
     "API2009": (NotFoundError, "Sikka found no such resource"),
-    "API2011": (RateLimitError, "Sikka daily data quota exhausted"),
-    "API2012": (RateLimitError, "Sikka request quota exhausted"),
+    "API2010": (ServerError, "Sikka has no data for this practice yet (its first upload has not finished)"),
+    "API2011": (RateLimitError, "Sikka's daily data quota for this practice is exhausted"),
+    "API2012": (RateLimitError, "Sikka's daily request quota for this practice is exhausted"),
     "API2013": (ConflictError, "the record already exists at Sikka"),
     "API2015": (ConflictError, "the record already exists at Sikka"),
     "API2017": (PreconditionFailedError, "the practice's Sikka utility is offline; the write was not queued"),
@@ -62,7 +66,29 @@ _CODES: dict[str, tuple[type[PmsStatusError], str]] = {
     "API2001": (ServerError, "Sikka internal error"),
     "API2002": (ServerError, "Sikka service unavailable"),
     "API2022": (ServerError, "Sikka gateway timeout"),
+    # Errors Sikka documents with HTTP 200 (gs.txt): a refusal, whatever the status says.
+    "API0005": (BadRequestError, "Sikka did not send the email or text message"),
+    "API0008": (BadRequestError, "Sikka did not log the appointment status change"),
+    "API4002": (BadRequestError, "Sikka could not decrypt a value of the request"),
+    "API4003": (BadRequestError, "Sikka could not decrypt the password"),
+    "API4004": (BadRequestError, "Sikka could not decrypt the email or user name"),
+    "API4005": (BadRequestError, "Sikka could not decrypt the verification code"),
 }
+#: Codes that are errors although Sikka answers them with HTTP 200.
+ERRORS_WITH_200 = frozenset({"API0005", "API0008", "API4002", "API4003", "API4004", "API4005"})
+#: Limits that do not come back within a retry's wait: a day's quota, a practice whose data is not uploaded.
+_NOT_RETRYABLE = frozenset({"API2010", "API2011", "API2012"})
+
+
+@dataclass(frozen=True)
+class SikkaPage:
+    """One page as Sikka answered it: raw items, the total when given, the page size in force, and whether
+    the answer links a next page (None when it has no links at all)."""
+
+    items: list[dict[str, Any]]
+    total: int | None
+    limit: int
+    next_link: bool | None
 
 
 def _error_body(response: httpx.Response) -> dict[str, str]:
@@ -77,9 +103,37 @@ def _error_body(response: httpx.Response) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items() if isinstance(v, str | int | float)}
 
 
+def _http_date(value: str | None) -> datetime | None:
+    """An HTTP date (``Wed, 21 Aug 2019 17:19:33 GMT``) as an aware datetime, or None."""
+    if not value:
+        return None
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
+
+
+def _minute_window(response: httpx.Response) -> bool:
+    """Whether a 429 is the per-minute window's: gs.txt shows that one with ``X-Rate-Limit-Remaining: 0``.
+    Sikka documents no code for it; API2012 is "requests per practice per day", so only these headers make an
+    API2012 the short-term limit, worth waiting for."""
+    remaining: str = response.headers.get("X-Rate-Limit-Remaining", "")
+    return remaining.strip() == "0"
+
+
+def _error_with_200(response: httpx.Response) -> str | None:
+    """The code of an error Sikka answered with HTTP 200, if this is one (a cheap look first: lists are big)."""
+    if response.status_code != 200 or b'"error_code"' not in response.content[:512]:
+        return None
+    code = _error_body(response).get("error_code")
+    return code if code in ERRORS_WITH_200 else None
+
+
 def classify_sikka_response(response: httpx.Response, summary: str) -> PmsError | None:
-    """Map a Sikka answer to an error, or None when it is a success (204 included)."""
-    if response.status_code < 400:
+    """Map a Sikka answer to an error, or None when it is a success (204 included). An error Sikka documents
+    with HTTP 200 (``API0008`` and others) is an error all the same."""
+    if response.status_code < 400 and _error_with_200(response) is None:
         return None
     body = _error_body(response)
     code = body.get("error_code") or None
@@ -89,16 +143,18 @@ def classify_sikka_response(response: httpx.Response, summary: str) -> PmsError 
         message = f"Sikka answered HTTP {response.status_code}"
     assert message is not None
     if error_class is RateLimitError:
-        # The daily data quota (API2011) does not come back within a retry's wait: not retryable.
+        daily = code == "API2011" or (code in _NOT_RETRYABLE and not _minute_window(response))
+        if not daily and code in _NOT_RETRYABLE:
+            message = "Sikka's per-minute request limit was reached"
+        elif daily:
+            message += "; it resets with Sikka's day (the datalimit API says when), not within a retry's wait"
         return RateLimitError(
-            message,
-            code=code,
-            status_code=response.status_code,
-            request=summary,
-            body=body,
-            retryable=code != "API2011",
+            message, code=code, status_code=response.status_code, request=summary, body=body, retryable=not daily
         )
-    return error_class(message, code=code, status_code=response.status_code, request=summary, body=body)
+    error = error_class(message, code=code, status_code=response.status_code, request=summary, body=body)
+    if code in _NOT_RETRYABLE:
+        error.retryable = False
+    return error
 
 
 def _unreadable(error: ValidationError, what: str, summary: str) -> PmsStatusError:
@@ -219,17 +275,25 @@ class SikkaClient:
         grant = parse_model(w.KeyGrant, read_json(response, summary), summary)
         if not grant.request_key.strip():
             raise PmsStatusError("Sikka granted an empty request key", request=summary)
+        if (grant.status or "active").strip().lower() != "active" or grant.expires_in == 0:
+            raise AuthenticationError("Sikka granted a request key that is not active", request=summary)
         issued = self.clock.now()
         lifetime = timedelta(hours=24)  # Sikka's documented lifetime, when the answer does not say
         if grant.expires_in is not None and grant.expires_in > 0:
             lifetime = timedelta(seconds=grant.expires_in)
         elif grant.start_time and grant.end_time and grant.end_time > grant.start_time:
             lifetime = grant.end_time - grant.start_time
+        expires = issued + lifetime
+        # gs.txt: every answer carries Request-Key-Expires, the key's real end (an HTTP date, GMT). Trusted
+        # when it is sooner: a refresh too early costs one request, one too late a refused call.
+        stated = _http_date(response.headers.get("Request-Key-Expires"))
+        if stated is not None and issued < stated < expires:
+            expires = stated
         return Token(
             access=SecretStr(grant.request_key),
             refresh=SecretStr(grant.refresh_key) if grant.refresh_key else None,
             issued_at=issued,
-            expires_at=issued + lifetime,
+            expires_at=expires,
             scope=tuple(s.strip() for s in (grant.scope or "").split(",") if s.strip()),
         )
 
@@ -318,15 +382,25 @@ class SikkaClient:
         page_size: int,
         app_level: bool = False,
         priority: Priority = Priority.INTERACTIVE,
-    ) -> tuple[list[dict[str, Any]], int | None]:
-        """One page of raw items (``offset`` is a page index) and the total count when Sikka gives it."""
+    ) -> SikkaPage:
+        """One page of raw items (``offset`` is a page index), with what the answer says about paging."""
         page_params = {**params, "offset": str(index), "limit": str(page_size)}
         call = self.app_call if app_level else self.practice_call
         response = await call("GET", path, params=page_params, priority=priority)
+        if response.headers.get("Data-Insert", "").strip().lower() == "in progress":
+            # gs.txt: "User should not fetch data when data insert is in progress": the rows may be partial.
+            raise DataReloadingError(
+                "Sikka is reloading the practice's data; its answer may be partial, read again later",
+                request=self.summary("GET", path),
+            )
         envelope = read_envelope(response, self.summary("GET", path))
         if envelope is None:
-            return [], 0 if index == 0 else None
-        return envelope.items, envelope.total_count
+            return SikkaPage(items=[], total=0 if index == 0 else None, limit=page_size, next_link=False)
+        # A licence may cap the page size below what was asked: the answer's ``limit`` is the page size in force.
+        limit = envelope.limit if envelope.limit is not None and 0 < envelope.limit < page_size else page_size
+        links = envelope.pagination
+        next_link = None if links is None else bool(links.next)
+        return SikkaPage(items=envelope.items, total=envelope.total_count, limit=limit, next_link=next_link)
 
     def pager(
         self,
@@ -344,22 +418,29 @@ class SikkaClient:
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
         frozen_params = dict(params)
+        size = [page_size]  # the page size in force: the licence's cap once an answer has shown it
 
         async def fetch(index: int) -> Page[T]:
-            items, total = await self.fetch_page(
-                path, frozen_params, index=index, page_size=page_size, app_level=app_level, priority=priority
+            page = await self.fetch_page(
+                path, frozen_params, index=index, page_size=size[0], app_level=app_level, priority=priority
             )
+            if page.limit < size[0]:
+                if index > 0:  # offsets count pages of the size asked: a cap seen late would skip rows
+                    raise PmsStatusError("Sikka changed the page size mid-list", request=self.summary("GET", path))
+                size[0] = page.limit
             summary = self.summary("GET", path)
-            rows = parse_rows(items, row_type, summary)
+            rows = parse_rows(page.items, row_type, summary)
             try:
                 converted = [convert(row) for row in rows]
             except ValueError as exc:  # e.g. an appointment without a date: name the problem, not the row
                 raise PmsStatusError(f"Sikka sent a row this SDK cannot use ({exc})", request=summary) from None
             if keep is not None:
                 converted = [item for item in converted if keep(item)]
-            # Decide "more pages" on the raw row count: a filtered page may be short with more to come.
-            more = None if total is not None else len(items) >= page_size
-            return Page(items=converted, index=index, page_size=page_size, total_count=total, more=more)
+            # Without a total, a next link or a full page means more (an empty link on a full page costs one
+            # request that ends in a 204, never a lost page). Counted on the raw rows, not the kept ones: a
+            # filtered page may be short with more to come.
+            more = None if page.total is not None else bool(page.next_link) or len(page.items) >= page.limit
+            return Page(items=converted, index=index, page_size=page.limit, total_count=page.total, more=more)
 
         return AsyncPager(fetch)
 

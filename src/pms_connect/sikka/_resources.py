@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from pms_connect import _windows
-from pms_connect.errors import NotFoundError
+from pms_connect.errors import NotFoundError, UnsupportedOperationError
 from pms_connect.models import (
     Appointment,
     BookingRequest,
@@ -197,11 +197,15 @@ class Appointments(_Resource):
 
 class Patients(_Resource):
     def list(self, *, changed_since: date | datetime | None = None) -> AsyncPager[Patient]:
-        params = {**self._practice_params, "fields": _PATIENT_FIELDS}
+        """Every patient of the practice. ``changed_since`` is refused at Sikka: its patients API documents
+        no filter on changes and no last-changed field (``loaded_startdate`` is not in its parameter list, and
+        a server that ignored it would report every patient as changed)."""
         if changed_since is not None:
-            since = _windows.window(changed_since, changed_since + timedelta(days=1), self.pms.timezone)
-            params["loaded_startdate"] = _day(since.first_day)
-            params["loaded_enddate"] = _day(self.pms.today() + timedelta(days=1))
+            raise UnsupportedOperationError(
+                "Sikka's patients API documents no filter on changes: read every patient "
+                "(patients.list()) and compare, or follow Sikka's patient webhooks"
+            )
+        params = {**self._practice_params, "fields": _PATIENT_FIELDS}
         return self.pms.client.pager("patients", params, w.PatientRow, m.patient, page_size=self.pms.page_size)
 
     async def get(self, patient_id: str) -> Patient:

@@ -159,10 +159,15 @@ class RawRow(Wire):
     model_config = ConfigDict(extra="allow", frozen=True)
 
 
+class Links(Wire):
+    next: Text = None
+
+
 class Envelope(Wire):
     offset: Int = None
     limit: Int = None
     total_count: Int = None
+    pagination: Links | None = None
     items: list[dict[str, Any]] = Field(default_factory=list)
 
 

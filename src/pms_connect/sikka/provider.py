@@ -219,7 +219,7 @@ class SikkaProvider:
         if cached is not None and not refresh and self.clock.monotonic() - cached[0] < ttl:
             return cached[1]
         params = {"practice_id": self.practice_id}
-        items, _ = await self.client.fetch_page("practices", params, index=0, page_size=1)
+        items = (await self.client.fetch_page("practices", params, index=0, page_size=1)).items
         summary = self.client.summary("GET", "practices")
         rows = parse_rows(items, w.PracticeRow, summary)
         if not rows:
@@ -342,7 +342,8 @@ class SikkaProvider:
 
     async def _write_capabilities(self, pms: str, version: str | None) -> set[Capability]:
         params = {"practice_management_system": pms}
-        items, _ = await self.client.fetch_page("supported_pmses", params, index=0, page_size=500, app_level=True)
+        page = await self.client.fetch_page("supported_pmses", params, index=0, page_size=500, app_level=True)
+        items = page.items
         rows = [
             r
             for r in parse_rows(items, w.SupportedPmsRow, self.client.summary("GET", "supported_pmses"))

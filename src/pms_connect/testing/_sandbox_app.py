@@ -244,6 +244,10 @@ async def _serve(state: SandboxState, endpoint: _Endpoint, ctx: Ctx) -> Response
             )
     if ctx.key is not None:
         ctx.key.request_count += 1
+    cap = state.page_cap
+    raw_limit = ctx.params.get("limit", "").strip()
+    if cap is not None and raw_limit.isdigit() and int(raw_limit) > cap:
+        ctx.params = {**ctx.params, "limit": str(cap)}  # the licence's cap: the answer says the limit in force
     return await endpoint.handler(ctx)
 
 

@@ -28,7 +28,6 @@ __all__ = [
     "eq",
     "listing",
     "parse_date",
-    "parse_loaded",
     "within",
 ]
 
@@ -49,20 +48,6 @@ def parse_date(params: Mapping[str, str], name: str) -> dt.date | None:
         return dt.date.fromisoformat(raw)
     except ValueError:
         raise SikkaError("API1026", f"{name} must be a date in yyyy-mm-dd format.") from None
-
-
-def parse_loaded(params: Mapping[str, str], name: str, *, end: bool) -> dt.datetime | None:
-    """``loaded_startdate`` / ``loaded_enddate``: ``yyyy-mm-dd`` or ``yyyy-MM-ddTHH:mm:ss``."""
-    raw = params.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        if len(raw) == 10:
-            day = dt.date.fromisoformat(raw)
-            return dt.datetime.combine(day, dt.time.max if end else dt.time.min)
-        return dt.datetime.strptime(raw, "%Y-%m-%dT%H:%M:%S")
-    except ValueError:
-        raise SikkaError("API1026", f"{name} must be yyyy-mm-dd or yyyy-MM-ddTHH:mm:ss.") from None
 
 
 def within(

@@ -27,7 +27,7 @@ from pms_connect.testing._sandbox_items import (
     subscriber_item,
     transaction_item,
 )
-from pms_connect.testing._sandbox_query import eq, listing, parse_date, parse_loaded, within
+from pms_connect.testing._sandbox_query import eq, listing, parse_date, within
 from pms_connect.testing._sandbox_state import Ctx
 from pms_connect.testing._sandbox_wire import SikkaError, fmt_date, fmt_time, no_content
 
@@ -159,8 +159,6 @@ async def appointments(ctx: Ctx) -> Response:
     on = ctx.params.get("date_filter_on", "").strip().lower() or "date"
     if on not in _APPT_DATE_FIELDS:
         raise SikkaError("API1026", f"date_filter_on must be one of {', '.join(sorted(_APPT_DATE_FIELDS))}.")
-    loaded_lo = parse_loaded(ctx.params, "loaded_startdate", end=False)
-    loaded_hi = parse_loaded(ctx.params, "loaded_enddate", end=True)
     pick = _APPT_DATE_FIELDS[on]
     code = ctx.params.get("procedure_code", "").strip().lower()
 
@@ -179,7 +177,6 @@ async def appointments(ctx: Ctx) -> Response:
                 ("type", a.type),
             )
             and within(pick(a), start, end)
-            and within(a.last_changed, loaded_lo, loaded_hi)
             and (not code or code in (c.lower() for c in a.procedure_codes))
         )
 
@@ -377,8 +374,6 @@ _SEARCH_FIELDS = (
 
 async def patients(ctx: Ctx) -> Response:
     search = ctx.params.get("search", "").strip().lower()
-    loaded_lo = parse_loaded(ctx.params, "loaded_startdate", end=False)
-    loaded_hi = parse_loaded(ctx.params, "loaded_enddate", end=True)
     first_visit = parse_date(ctx.params, "first_visit")
     last_visit = parse_date(ctx.params, "last_visit")
 
@@ -401,7 +396,6 @@ async def patients(ctx: Ctx) -> Response:
                 ("status", p.status),
             )
             and (not search or any(search in str(getattr(p, f)).lower() for f in _SEARCH_FIELDS))
-            and within(p.last_changed, loaded_lo, loaded_hi)
             and (first_visit is None or p.first_visit == first_visit)
             and (last_visit is None or p.last_visit == last_visit)
         )
@@ -477,8 +471,6 @@ async def transactions(ctx: Ctx) -> Response:
     on = ctx.params.get("date_filter_on", "").strip().lower() or "transaction_date"
     if on not in _TX_DATE_FIELDS:
         raise SikkaError("API1026", f"date_filter_on must be one of {', '.join(sorted(_TX_DATE_FIELDS))}.")
-    loaded_lo = parse_loaded(ctx.params, "loaded_startdate", end=False)
-    loaded_hi = parse_loaded(ctx.params, "loaded_enddate", end=True)
     pick = _TX_DATE_FIELDS[on]
 
     def keep(t: Transaction) -> bool:
@@ -496,7 +488,6 @@ async def transactions(ctx: Ctx) -> Response:
                 ("payment_type", t.payment_type),
             )
             and within(pick(t), start, end)
-            and within(t.last_changed, loaded_lo, loaded_hi)
         )
 
     rows = sorted((t for t in ctx.world.transactions.values() if keep(t)), key=lambda t: int(t.transaction_sr_no))

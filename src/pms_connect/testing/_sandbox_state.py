@@ -190,6 +190,7 @@ class SandboxState:
     pms_name: str
     base_url: str
     requests: list[RequestRecord] = field(default_factory=list)
+    page_cap: int | None = None
 
     def today(self) -> dt.date:
         return self.clock.now().astimezone(self.zone).date()

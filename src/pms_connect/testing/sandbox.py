@@ -109,6 +109,9 @@ class SikkaSandbox:
         seed: drives every generated record and every fault draw.
         clock: time source; pass a ``FakeClock`` in tests. Defaults to the system clock.
         writeback_delay: how long after submission a writeback completes (while the utility is online).
+        page_cap: the page size a licence allows below Sikka's 5,000 (the docs: "Maximum 5000 records fetch
+            available as per Sikka API license"); a larger ``limit`` is answered with this many rows and the
+            envelope's ``limit`` says so. None (the default) means 5,000.
         reject_overlaps: fail, at completion, a writeback that books or moves an appointment into an operatory
             already taken at that time ("Operatory double-booked: ..."). Off by default: many PMSs (Dentrix,
             Eaglesoft, Open Dental) accept overlapping appointments through their APIs, and the sandbox then
@@ -126,6 +129,7 @@ class SikkaSandbox:
         clock: Clock | None = None,
         writeback_delay: dt.timedelta = dt.timedelta(seconds=90),
         reject_overlaps: bool = False,
+        page_cap: int | None = None,
         key_lifetime: dt.timedelta = dt.timedelta(hours=24),
         rate_limit: int = 250,
         pms_name: str = "Dentrix",
@@ -137,6 +141,8 @@ class SikkaSandbox:
             raise ValueError("key_lifetime must be positive")
         if rate_limit < 1:
             raise ValueError("rate_limit must be at least 1")
+        if page_cap is not None and not 1 <= page_cap <= 5000:
+            raise ValueError("page_cap must be between 1 and 5000")
         self.seed = seed
         self.clock: Clock = clock or SystemClock()
         self.timezone = timezone
@@ -158,11 +164,24 @@ class SikkaSandbox:
             faults=SandboxFaults(seed, keys, queue, utility),
             pms_name=pms_name,
             base_url=IN_PROCESS_BASE_URL,
+            page_cap=page_cap,
         )
         self.app: Starlette = build_app(self._state)
         self.transport = SandboxTransport(self._state, self.app)
 
     # ------------------------------------------------------------------------------------------ properties
+    @property
+    def page_cap(self) -> int | None:
+        """The licence's page size cap (None: Sikka's 5,000), settable: a ``limit`` above it is answered
+        with ``page_cap`` rows and ``"limit": "<page_cap>"``, offsets counting pages of that size."""
+        return self._state.page_cap
+
+    @page_cap.setter
+    def page_cap(self, cap: int | None) -> None:
+        if cap is not None and not 1 <= cap <= 5000:
+            raise ValueError("page_cap must be between 1 and 5000")
+        self._state.page_cap = cap
+
     @property
     def base_url(self) -> str:
         """``http://sikka-sandbox.test/v4`` in process; ``http://host:port/v4`` once :meth:`serve` runs."""
