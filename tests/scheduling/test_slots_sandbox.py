@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from pms_connect.errors import InvalidArgumentError
-from pms_connect.models import BookingRequest, ProviderKind, TimeSlot
+from pms_connect.models import BookingRequest, ProviderKind, TimeSlot, WritebackState
 from pms_connect.sikka import SikkaProvider
 from pms_connect.testing import FakeClock, SikkaSandbox
 
@@ -219,6 +219,11 @@ class TestNativeSlots:
     def sandbox(self) -> SikkaSandbox:
         return SikkaSandbox(seed=7, clock=FakeClock(), pms_name="OrthoTrac")
 
+    @pytest.fixture
+    async def pms(self, sandbox: SikkaSandbox) -> AsyncIterator[SikkaProvider]:
+        async with sandbox.provider(pms_fields={"staff": "STF1", "type": "5"}) as pms:  # OrthoTrac needs both
+            yield pms
+
     async def test_native_slots_are_used_and_read(self, sandbox: SikkaSandbox, pms: SikkaProvider) -> None:
         end = sandbox.today + timedelta(days=6)
         slots = await pms.appointments.find_slots(start=sandbox.today, end=end, duration=THIRTY)
@@ -264,4 +269,7 @@ class TestNativeSlots:
                 duration=THIRTY,
             )
         )
-        assert handle.id  # OrthoTrac accepts a booking only at one of its own slots
+        result = await pms.writebacks.wait(handle)
+        assert result.status is WritebackState.WRITTEN  # OrthoTrac takes a booking only at one of its slots
+        [sent] = [w for w in sandbox.writebacks if w.kind == "new_appointment"]
+        assert (sent.body["staff"], sent.body["type"]) == ("STF1", "5")

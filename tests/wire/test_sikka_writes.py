@@ -598,7 +598,13 @@ async def test_cancel_and_confirm_send_the_practices_own_status(
     }
 
 
-async def test_cancel_with_a_reason_sends_a_cleaned_cancellation_note(sikka, office, pms):
+@pytest.mark.parametrize(
+    ("pms_name", "note"), [("Planet DDS", {"cancellation_note": "Pt sick flu"}), ("Dentrix", {})]
+)
+async def test_a_cancellation_note_is_sent_only_where_the_pms_has_the_field(sikka, office, pms, pms_name, note):
+    """writeback.txt: ``cancellation_note`` "is available only for Planet DDS WebV3.0"."""
+    office.pms_name = pms_name
+    office.supported = [supported_row(pms_name)]
     sikka.route("PATCH", "appointments/374").mock(return_value=write_answer("252550", status=200))
 
     await pms.appointments.cancel("374", reason="Pt sick (flu)!")
@@ -609,8 +615,21 @@ async def test_cancel_with_a_reason_sends_a_cleaned_cancellation_note(sikka, off
         "value": "Cancelled",
         "practice_id": "1",
         "appointment_sr_no": "374",
-        "cancellation_note": "Pt sick flu",
+        **note,
     }
+
+
+async def test_a_status_change_sikka_did_not_log_api0008_is_a_refusal_not_a_lost_answer(sikka, office, pms):
+    """gs.txt: API0008 "Appointment status not logged", answered with HTTP 200."""
+    body = {"http_code": "200", "http_code_desc": "OK", "error_code": "API0008", "short_message": "not logged"}
+    sikka.route("PATCH", "appointments/374").mock(return_value=httpx.Response(200, json=body))
+
+    with pytest.raises(BadRequestError) as caught:
+        await pms.appointments.cancel("374")
+
+    assert caught.value.code == "API0008"
+    assert await pms.store.journal.open_entries() == []
+    assert sent(sikka, "GET", "writebacks") == []
 
 
 async def test_a_practice_without_a_confirm_status_cannot_confirm(sikka, office, pms):
@@ -677,10 +696,10 @@ async def test_create_patient_defaults_to_the_first_active_dentist_and_omits_bla
 @pytest.mark.parametrize(
     ("amount", "wire"),
     [
-        (Decimal("25"), "25.00"),
-        (Decimal("25.5"), "25.50"),
-        (Decimal("1234.56"), "1234.56"),
-        (Decimal("0.01"), "0.01"),
+        (Decimal("25"), "-25.00"),
+        (Decimal("25.5"), "-25.50"),
+        (Decimal("1234.56"), "-1234.56"),
+        (Decimal("0.01"), "-0.01"),
     ],
 )
 async def test_post_payment_sends_the_transaction(sikka, office, pms, clock, amount, wire):
@@ -710,6 +729,15 @@ async def test_post_payment_sends_the_transaction(sikka, office, pms, clock, amo
     )
 
 
+async def test_the_payment_sign_is_one_switch(sikka, office, make_provider):
+    """Sikka's one documented POST transaction posts a cash payment as "-39.30": negative by default."""
+    sikka.route("POST", "transaction").mock(return_value=write_answer("512000"))
+
+    await make_provider(negative_payments=False).payments.post(payment(amount=Decimal("39.30")))
+
+    assert body_of(writes(sikka)[0])["amount"] == "39.30"
+
+
 async def test_post_payment_dates_by_the_practices_day_and_takes_overrides(sikka, office, pms, clock):
     clock.set(datetime(2026, 12, 2, 3, 30, tzinfo=UTC))  # 21:30 on the 1st in Chicago
     sikka.route("POST", "transaction").mock(return_value=write_answer("512000"))
@@ -726,7 +754,7 @@ async def test_post_payment_dates_by_the_practices_day_and_takes_overrides(sikka
         "provider_id": "DMD2",
         "procedure_code": "CA",
         "procedure_description": "Cash Payment",
-        "amount": "80.10",
+        "amount": "-80.10",
         "transaction_date": "2026-12-01",
         "practice_id": "1",
         "note": f"Paid desk {handle.id}",
@@ -1254,7 +1282,7 @@ PAYMENT_FIELDS = {
     "provider_id": "DMD1",
     "procedure_code": "CC",
     "procedure_description": "Credit Card Payment",
-    "amount": "50.00",
+    "amount": "-50.00",
     "transaction_date": "2026-12-01",
     "practice_id": "1",
 }
@@ -1392,7 +1420,7 @@ async def test_a_logged_cancel_of_another_appointment_is_not_adopted(sikka, offi
 async def test_another_offices_write_is_not_adopted(sikka, office, pms):
     sikka.route("POST", "transaction").mock(side_effect=[httpx.ReadTimeout("timed out")])
     handle = await pms.payments.post(payment())
-    fields = {**PAYMENT_FIELDS, "amount": "25.00", "note": handle.id}
+    fields = {**PAYMENT_FIELDS, "amount": "-25.00", "note": handle.id}
     office.logged = [logged_row("600001", "POST", "transaction", fields, office_id="D99999")]
 
     result = await pms.writebacks.wait(handle)

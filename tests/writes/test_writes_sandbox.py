@@ -309,7 +309,7 @@ async def test_new_patient_and_payment(sandbox: SikkaSandbox) -> None:
         assert (await pms.writebacks.wait(paid)).status is WritebackState.WRITTEN
         today = pms.today()
         payments = await pms.payments.list(start=today, end=today, patient_id=patient.id).all()
-        assert [t.amount for t in payments] == [Decimal("25.00")]
+        assert [t.amount for t in payments] == [Decimal("-25.00")]  # a credit, as the ledger lists payments
         with pytest.raises(InvalidArgumentError, match="zero"):
             await pms.payments.post(PaymentRequest(patient_id=patient.id, amount=Decimal(0), payment_type=code))
         with pytest.raises(InvalidArgumentError, match="payment_type"):

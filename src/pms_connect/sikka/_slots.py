@@ -124,6 +124,7 @@ def read_schedules(rows: Iterable[w.ScheduleRow], practice_id: str) -> Schedules
     practice: list[WeeklyHours] = []
     providers: dict[str, list[WeeklyHours]] = {}
     operatories: dict[str, list[WeeklyHours]] = {}
+    unknown: set[str] = set()
     count = 0
     for row in rows:
         if row.practice_id and row.practice_id != practice_id:
@@ -136,6 +137,11 @@ def read_schedules(rows: Iterable[w.ScheduleRow], practice_id: str) -> Schedules
             providers.setdefault(row.resource_id, []).append(_weekly(row))
         elif kind in _OPERATORY_TYPES and row.resource_id:
             operatories.setdefault(row.resource_id, []).append(_weekly(row))
+        else:
+            unknown.add(kind)
+    if unknown:
+        # Slots are computed without these rows: say so, rather than offer times nobody works.
+        logger.warning("practice_schedule rows of unknown resource_type were left out: %s", sorted(unknown))
     return Schedules(
         practice=Hours(practice) if practice else None,
         providers={k: Hours(v) for k, v in providers.items()},
@@ -218,12 +224,9 @@ async def _native_openings(
 
 
 async def uses_native_slots(pms: SikkaProvider) -> bool:
-    """OrthoTrac/Dolphin practices, when the app's plan includes the endpoint (an empty scope: assume so)."""
-    from pms_connect.sikka.provider import NATIVE_SLOT_PMSES
-
-    info = await pms.practice_info()
-    name = (info.pms_name or "").lower()
-    if not any(native in name for native in NATIVE_SLOT_PMSES):
+    """OrthoTrac, Dolphin and Planet DDS practices (their bookings must match a native slot), when the app's
+    plan includes the endpoint (an empty scope: assume so)."""
+    if not (await pms.pms_rules()).native_slots:
         return False
     token = await pms.client.tokens.get()
     scope = {s.lower() for s in token.scope}

@@ -45,6 +45,7 @@ from pms_connect.models import (
 )
 from pms_connect.sikka import _wire as w
 from pms_connect.sikka._client import parse_model, read_json
+from pms_connect.sikka._pms_rules import PmsRules
 from pms_connect.sikka._writebacks import parse_writeback_id
 from pms_connect.stores import JournalEntry, SlotClaim, new_entry_id
 from pms_connect.writeback import handle_from_entry
@@ -117,6 +118,16 @@ class SikkaWrites:
         except NotFoundError:
             raise InvalidArgumentError(f"unknown {name}") from None
 
+    def _practice_fields(self, names: tuple[str, ...], rules: PmsRules, what: str) -> dict[str, str]:
+        """The practice's values (``pms_fields``) for the fields its PMS requires on ``what``."""
+        missing = [name for name in names if not self._pms.pms_fields.get(name)]
+        if missing:
+            raise UnsupportedOperationError(
+                f"the practice's PMS ({rules.name}) requires {', '.join(missing)} on {what}: name the practice's "
+                f"values once with SikkaProvider(pms_fields={{...}}) (see Sikka's writeback_details)"
+            )
+        return {name: self._pms.pms_fields[name] for name in names}
+
     async def _booked(self, start: datetime, end: datetime) -> list[Appointment]:
         """Every appointment overlapping [start, end), cancelled ones included (the guard decides)."""
         return await self._pms.appointments.list(start=start, end=end).all()
@@ -131,6 +142,8 @@ class SikkaWrites:
         reason = v.check_text(request.reason, "reason", max_length=_REASON_LENGTH) if request.reason else None
         start = self._future_local(request.start, "start")
         await self._require(Capability.BOOK_APPOINTMENT)
+        rules = await self._pms.pms_rules()
+        extra = self._practice_fields(rules.booking_fields, rules, "a booking")
         await self._require_provider(provider_id)
         await self._require_patient(patient_id)
         end = elapsed_after(start, duration)
@@ -145,7 +158,13 @@ class SikkaWrites:
             "length": str(int(duration.total_seconds() // 60)),
             "description": _clean_description(reason, "Appointment"),
             "note": entry_id,
+            **extra,
         }
+        if not rules.description:
+            del body["description"]
+        if rules.booking_flags:  # Planet DDS: an existing patient, and whether they have coverage
+            body["is_new_patient"] = "false"
+            body["has_insurance"] = "true" if await self._pms.insurance.coverage(patient_id) else "false"
         return await self._claim_and_send(
             entry_id,
             WritebackKind.BOOK_APPOINTMENT,
@@ -226,8 +245,8 @@ class SikkaWrites:
             "practice_id": self._pms.practice_id,
             "appointment_sr_no": current.id,
         }
-        if note and to == "cancel":
-            cleaned = _clean_description(note, "")
+        if note and to == "cancel" and (await self._pms.pms_rules()).cancellation_note:
+            cleaned = _clean_description(note, "")  # only Planet DDS documents the field
             if cleaned:
                 body["cancellation_note"] = cleaned
         entry = self._entry(
@@ -254,6 +273,13 @@ class SikkaWrites:
         email = v.check_email(patient.email) if patient.email is not None else None
         provider_id = v.check_optional_id(patient.provider_id, "provider_id")
         await self._require(Capability.CREATE_PATIENT)
+        rules = await self._pms.pms_rules()
+        if rules.per_patient_fields:
+            raise UnsupportedOperationError(
+                f"the practice's PMS requires {', '.join(rules.per_patient_fields)} on a new patient, "
+                "which this SDK's NewPatient does not carry"
+            )
+        extra = self._practice_fields(rules.patient_fields, rules, "a new patient")
         provider_id = provider_id or await self._default_provider()
         await self._require_provider(provider_id)
         body = {
@@ -261,6 +287,7 @@ class SikkaWrites:
             "lastname": last,
             "provider_id": provider_id,
             "practice_id": self._pms.practice_id,
+            **extra,
         }
         optional = {
             "birthdate": birthdate.strftime("%Y-%m-%d") if birthdate else None,
@@ -309,7 +336,8 @@ class SikkaWrites:
             "provider_id": provider_id,
             "procedure_code": payment_type,
             "procedure_description": description,
-            "amount": f"{amount:.2f}",
+            # A credit on the ledger: Sikka's documented example posts a cash payment as "-39.30".
+            "amount": f"-{amount:.2f}" if self._pms.negative_payments else f"{amount:.2f}",
             "transaction_date": day.strftime("%Y-%m-%d"),
             "practice_id": self._pms.practice_id,
             "note": f"{cleaned[:39]} {entry_id}" if cleaned else entry_id,  # the marker always survives

@@ -19,6 +19,7 @@ from pms_connect.models import Capability, ConnectionCheck, FeatureSet, Operator
 from pms_connect.ratelimit import RateLimit, RateLimiter
 from pms_connect.sikka import _wire as w
 from pms_connect.sikka._client import DEFAULT_BASE_URL, MAX_PAGE_SIZE, SikkaClient, parse_rows, read_envelope
+from pms_connect.sikka._pms_rules import PmsRules, rules_for
 from pms_connect.sikka._resources import (
     Appointments,
     Insurance,
@@ -36,22 +37,26 @@ if TYPE_CHECKING:
     from pms_connect.protocol import PmsProvider
 from pms_connect.booking import BookingGuard
 from pms_connect.stores import MemoryStore, Store
+from pms_connect.validation import check_id, check_text
 from pms_connect.writeback import BoundWritebacks, PollSchedule, WritebackPoller
 
 T = TypeVar("T")
 
 __all__ = ["SikkaProvider"]
 
-# Read capabilities and the request-key scope entries that grant them.
+# Read capabilities and the request-key scope entries that grant them. Only names that Sikka's own scope
+# example (gs.txt) lists are judged by the scope: that example, a full plan, leaves out operatories,
+# subscribers and practice_schedule, so a scope without them proves nothing (a refused read still raises
+# PermissionDeniedError).
 _READ_SCOPES: dict[Capability, tuple[str, ...]] = {
     Capability.READ_PRACTICES: ("practices",),
     Capability.READ_PROVIDERS: ("providers",),
-    Capability.READ_OPERATORIES: ("operatories",),
+    Capability.READ_OPERATORIES: (),
     Capability.READ_APPOINTMENTS: ("appointments",),
     Capability.READ_PATIENTS: ("patients",),
-    Capability.READ_INSURANCE: ("insurance_companies", "subscribers"),
+    Capability.READ_INSURANCE: ("insurance_companies",),
     Capability.READ_PAYMENTS: ("transactions",),
-    Capability.READ_SCHEDULES: ("practice_schedule",),
+    Capability.READ_SCHEDULES: (),
 }
 # Write capabilities and the ``supported_pmses`` column that says the PMS accepts them.
 _WRITE_COLUMNS: dict[Capability, str] = {
@@ -61,8 +66,6 @@ _WRITE_COLUMNS: dict[Capability, str] = {
     Capability.CREATE_PATIENT: "new_patient_writeback",
     Capability.POST_PAYMENT: "payment_writeback",
 }
-# Sikka holds native open slots only for these PMSs.
-NATIVE_SLOT_PMSES = ("orthotrac", "dolphin")
 _NOT_AVAILABLE = {"", "no", "false", "n", "na", "n/a", "not available", "unavailable"}
 
 
@@ -89,6 +92,15 @@ class SikkaProvider:
     ``"cancel"`` and ``"confirm"`` when its names do not say so (e.g. ``{"confirm": "CONF-TEXT"}``).
     Pass one ``writeback_poller`` to many providers (say, every practice a worker serves) and it tracks all
     their writes together, one request a round per Sikka app.
+
+    ``pms_fields`` names the practice's own values for the fields some PMSs require on a write (OrthoTrac:
+    ``staff`` and ``type``; Dolphin: ``user``, ``status``, ``type``; Planet DDS: ``production_type``; ClearDent:
+    ``status``, ``type``, ``user``; from Sikka's ``writeback_details``): without them such a write is refused
+    before sending with :class:`~pms_connect.errors.UnsupportedOperationError` naming what is missing.
+
+    ``negative_payments`` decides the sign a payment's positive ``amount`` takes on the wire: negative (a
+    credit), as Sikka's only documented ``POST transaction`` example posts a cash payment (``"-39.30"``) and as
+    its ledger lists payments; ``False`` sends it positive.
 
     ``store`` is what the deployment's workers share (request keys, the write journal, slot claims, the
     booking lock): the default :class:`~pms_connect.stores.MemoryStore` serves one process,
@@ -118,6 +130,8 @@ class SikkaProvider:
         writeback_poller: WritebackPoller | None = None,
         check_spu: bool = False,
         status_values: Mapping[str, str] | None = None,
+        pms_fields: Mapping[str, str] | None = None,
+        negative_payments: bool = True,
     ) -> None:
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
@@ -142,6 +156,11 @@ class SikkaProvider:
         self.page_size = page_size
         self.check_spu = check_spu
         self.status_values = dict(status_values or {})
+        self.negative_payments = negative_payments
+        self.pms_fields = {
+            check_id(k, "a pms_fields name"): check_text(v, f"pms_fields[{k!r}]", max_length=100)
+            for k, v in (pms_fields or {}).items()
+        }
         self.reference_ttl = reference_ttl
         self._practice_info: tuple[float, PracticeInfo] | None = None
         self._reference: dict[str, tuple[float, Any]] = {}
@@ -255,6 +274,10 @@ class SikkaProvider:
     async def known_operatories(self) -> list[Operatory]:
         return await self._cached("operatories", self.operatories.list().all)
 
+    async def pms_rules(self) -> PmsRules:
+        """What the practice's PMS requires beyond Sikka's common write bodies."""
+        return rules_for((await self.practice_info()).pms_name)
+
     async def features(self) -> FeatureSet:
         """:meth:`get_features`, cached."""
         return await self._cached("features", self.get_features)
@@ -334,7 +357,7 @@ class SikkaProvider:
         capabilities = {cap for cap, needs in _READ_SCOPES.items() if all(n in scope for n in needs)}
         info = await self.practice_info()
         pms = (info.pms_name or "").strip()
-        if pms.lower() in NATIVE_SLOT_PMSES and "appointments_available_slots" in scope:
+        if rules_for(pms).native_slots and "appointments_available_slots" in scope:
             capabilities.add(Capability.NATIVE_OPEN_SLOTS)
         if pms:
             capabilities |= await self._write_capabilities(pms, info.pms_version)

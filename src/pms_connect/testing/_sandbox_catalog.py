@@ -70,6 +70,7 @@ SUPPORTED_PMSES = (
     PmsSupport("Open Dental", "23.1", True, True, True, True, True, True),
     PmsSupport("OrthoTrac", "11.8", True, True, True, False),
     PmsSupport("Dolphin Management", "V12", True, True, True, False),
+    PmsSupport("Planet DDS", "WebV3.0", True, True, True, True),
     PmsSupport("Curve Dental", "Hero", False, True, True, False),
     PmsSupport("Practice-Web", "21.1", False, False, False, False),
 )

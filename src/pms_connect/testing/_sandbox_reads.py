@@ -214,11 +214,12 @@ _SLOT_DEFAULTS = frozenset(
 
 
 async def available_slots(ctx: Ctx) -> Response:
-    """Native open slots: Sikka fills this only for OrthoTrac and Dolphin; everyone else gets 204."""
+    """Native open slots: Sikka documents them for OrthoTrac and Dolphin, and its writeback docs validate Planet
+    DDS bookings against them too; everyone else gets 204."""
     start = parse_date(ctx.params, "startdate") or ctx.state.today()
     end = parse_date(ctx.params, "enddate") or start + dt.timedelta(days=6)
     name = ctx.state.pms_name.lower()
-    if "orthotrac" not in name and "dolphin" not in name:
+    if not any(pms in name for pms in ("orthotrac", "dolphin", "planet dds")):
         return no_content()
     now = ctx.state.local_now()
     rows: list[dict[str, str]] = []

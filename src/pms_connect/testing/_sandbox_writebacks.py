@@ -58,6 +58,7 @@ class WritebackRecord:
     result: str = ""
     created_id: str = ""
     deleted: bool = False
+    refusal: str = ""  # set at submission: the PMS will refuse it at completion with this reason
 
     @property
     def api(self) -> str:
@@ -225,6 +226,8 @@ class WritebackQueue:
         try:
             if self.fail_reasons:
                 raise _Failed(self.fail_reasons.popleft())
+            if record.refusal:
+                raise _Failed(record.refusal)
             local = at.astimezone(self.zone).replace(tzinfo=None)
             record.created_id = _APPLY[record.kind](self.world, record, local, self.reject_overlaps)
         except _Failed as failure:

@@ -153,6 +153,29 @@ def _status(ctx: Ctx, value: str, name: str) -> None:
         )
 
 
+#: What some PMSs require beyond Sikka's common body (writeback.txt's notes on POST appointment and POST
+#: patient). Sikka queues the write anyway; the PMS refuses it when the utility applies it, minutes later.
+_PMS_REQUIRED: dict[str, dict[str, tuple[str, ...]]] = {
+    "orthotrac": {
+        "new_appointment": ("staff", "type"),
+        "new_patient": ("gender", "staff", "status", "type", "primary_relationship"),
+    },
+    "dolphin": {"new_appointment": ("user", "status", "type"), "new_patient": ("user",)},
+    "planet dds": {"new_appointment": ("production_type", "is_new_patient", "has_insurance")},
+    "cleardent": {"new_appointment": ("status", "type", "user")},
+}
+
+
+def _pms_refusal(ctx: Ctx, kind: str, body: dict[str, str]) -> str:
+    name = ctx.state.pms_name.lower()
+    for pms, kinds in _PMS_REQUIRED.items():
+        if pms in name:
+            missing = [f for f in kinds.get(kind, ()) if not body.get(f, "").strip()]
+            if missing:
+                return f"Required parameter(s) missing for {ctx.state.pms_name}: {', '.join(missing)}."
+    return ""
+
+
 def _queued(ctx: Ctx, *, kind: str, method: str, body: dict[str, str], target: str, patient_id: str) -> Response:
     assert ctx.app is not None
     assert ctx.office is not None
@@ -168,6 +191,7 @@ def _queued(ctx: Ctx, *, kind: str, method: str, body: dict[str, str], target: s
         patient_id=patient_id,
         request_key=ctx.key.key,
     )
+    record.refusal = _pms_refusal(ctx, kind, body)
     more = f"{ctx.base}/writeback_status?id={record.id}"
     if method == "POST":
         answer = {
@@ -192,9 +216,13 @@ def _queued(ctx: Ctx, *, kind: str, method: str, body: dict[str, str], target: s
 
 async def post_appointment(ctx: Ctx) -> Response:
     body = _body(ctx)
-    _require(
-        body, "patient_id", "date", "time", "description", "provider_id", "length", "operatory", "practice_id"
-    )
+    name = ctx.state.pms_name.lower()
+    # description: required, but optional for OrthoTrac, ClearDent, CornerStone and not a field of Dolphin or
+    # Planet DDS (writeback.txt, POST appointment).
+    optional = any(pms in name for pms in ("orthotrac", "cleardent", "cornerstone", "dolphin", "planet dds"))
+    _require(body, "patient_id", "date", "time", "provider_id", "length", "operatory", "practice_id")
+    if not optional:
+        _require(body, "description")
     practice_id = _practice(ctx, body)
     _supported(ctx, "new_appointment")
     _date(body, "date")
@@ -205,8 +233,7 @@ async def post_appointment(ctx: Ctx) -> Response:
     _operatory(ctx, practice_id, body["operatory"])
     if body.get("status", "").strip():
         _status(ctx, body["status"], "status")
-    name = ctx.state.pms_name.lower()
-    if "orthotrac" in name or "dolphin" in name:
+    if "orthotrac" in name or "dolphin" in name or "planet dds" in name:
         await _must_match_slot(ctx, body)
     refused = _check_spu(ctx, body)
     if refused is not None:
