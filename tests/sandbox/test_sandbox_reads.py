@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import time
 from collections import Counter
 from typing import Any
 
@@ -504,11 +503,11 @@ def test_seeded_world_is_realistic(sandbox: SikkaSandbox) -> None:
             assert any(b0 <= a.start.time() and a.end.time() <= b1 for b0, b1 in row.blocks_on(a.start.date())), a
 
 
-def test_world_is_deterministic_and_fast() -> None:
+def test_world_is_deterministic() -> None:
+    """(How fast a world is built is a benchmark's question, not a test's: a clock reading fails when the
+    machine is loaded.)"""
     clock = FakeClock(dt.datetime(2027, 3, 10, 15, tzinfo=dt.timezone.utc))
-    started = time.perf_counter()
     first = SikkaSandbox(seed=11, clock=clock)
-    assert time.perf_counter() - started < 1.0
     second = SikkaSandbox(seed=11, clock=clock)
     other = SikkaSandbox(seed=12, clock=clock)
     assert first.world.patients == second.world.patients

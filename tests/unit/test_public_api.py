@@ -156,3 +156,13 @@ def test_fake_clock_is_importable_from_testing():
     module = importlib.import_module("pms_connect.testing.clock")
 
     assert hasattr(module, "FakeClock")
+
+
+def test_the_version_is_written_in_one_place_and_matches_the_installed_metadata():
+    from importlib.metadata import version
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    assert version("pms-connect") == pms_connect.__version__
+    assert 'dynamic = ["version"]' in (root / "pyproject.toml").read_text()
+    assert "MIT License" in (root / "LICENSE").read_text()
