@@ -7,43 +7,26 @@ Set the credentials in the environment (never on the command line of a shared ma
     export PMS_CONNECT_SIKKA_PRACTICE_ID=1  PMS_CONNECT_SIKKA_TIMEZONE=America/Chicago
     python examples/connection_test.py
 
-or try it against the embedded sandbox with ``python examples/connection_test.py --sandbox``. It prints the
-check, the practice's features and a count of providers, and exits non-zero when the check fails.
+``PMS_CONNECT_SIKKA_BASE_URL`` points it elsewhere than Sikka, e.g. at a local ``pms-connect sandbox``
+(paste the ``export`` lines it prints). Or try it against the embedded sandbox with
+``python examples/connection_test.py --sandbox``. It prints the host it tried, the check, the practice's
+features and a count of providers, and exits non-zero when the check fails. The variables are read as
+``pms-connect check`` reads them, by ``pms_connect.cli.sikka_settings()``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 
-from pms_connect import PmsProvider
-from pms_connect.sikka import SikkaCredentials, SikkaProvider
+from pms_connect import InvalidArgumentError, PmsProvider
+from pms_connect.cli import sikka_settings
 
 
-def provider_from_environment() -> PmsProvider:
-    env = os.environ
-    missing = [
-        name
-        for name in ("APP_ID", "APP_KEY", "OFFICE_ID", "SECRET_KEY")
-        if not env.get(f"PMS_CONNECT_SIKKA_{name}")
-    ]
-    if missing:
-        raise SystemExit("set " + ", ".join(f"PMS_CONNECT_SIKKA_{name}" for name in missing))
-    credentials = SikkaCredentials(
-        app_id=env["PMS_CONNECT_SIKKA_APP_ID"],
-        app_key=env["PMS_CONNECT_SIKKA_APP_KEY"],
-        office_id=env["PMS_CONNECT_SIKKA_OFFICE_ID"],
-        secret_key=env["PMS_CONNECT_SIKKA_SECRET_KEY"],
-        practice_id=env.get("PMS_CONNECT_SIKKA_PRACTICE_ID", "1"),
-    )
-    return SikkaProvider(credentials, timezone=env.get("PMS_CONNECT_SIKKA_TIMEZONE", "America/Chicago"))
-
-
-async def run(pms: PmsProvider) -> int:
+async def run(pms: PmsProvider, host: str) -> int:
     async with pms:
         check = await pms.test_connection()
-        print(f"connection: {'ok' if check.ok else 'FAILED'} in {check.latency_ms} ms")
+        print(f"connection to {host}: {'ok' if check.ok else 'FAILED'} in {check.latency_ms} ms")
         if not check.ok:
             print(f"reason: {check.error}")
             return 1
@@ -59,10 +42,14 @@ def main() -> int:
     if "--sandbox" in sys.argv[1:]:
         from pms_connect.testing import SikkaSandbox
 
-        pms: PmsProvider = SikkaSandbox(seed=7).provider()
+        pms, host = SikkaSandbox(seed=7).provider(), "the embedded sandbox"
     else:
-        pms = provider_from_environment()
-    return asyncio.run(run(pms))
+        try:
+            settings = sikka_settings()
+        except InvalidArgumentError as exc:  # missing credentials, an unknown time zone, a malformed URL
+            raise SystemExit(str(exc)) from None
+        pms, host = settings.provider(), settings.host
+    return asyncio.run(run(pms, host))
 
 
 if __name__ == "__main__":

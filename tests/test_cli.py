@@ -1,12 +1,16 @@
-"""The pms-connect command: demo, check (in-process and against the sandbox served on loopback), sandbox."""
+"""The pms-connect command: demo, check (in-process and against the sandbox served on loopback), sandbox,
+and examples/connection_test.py, which reads the same variables as check."""
 
 from __future__ import annotations
 
 import io
 import json
+import runpy
 import socket
+import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -64,11 +68,17 @@ def test_check_with_wrong_credentials_exits_non_zero_with_the_reason() -> None:
     assert "not-the-secret-canary" not in text
 
 
-def test_check_with_missing_credentials_names_the_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_check_with_missing_credentials_names_the_variables(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     for name in ("APP_ID", "APP_KEY", "OFFICE_ID", "SECRET_KEY"):
         monkeypatch.delenv(f"PMS_CONNECT_SIKKA_{name}", raising=False)
-    with pytest.raises(SystemExit, match="PMS_CONNECT_SIKKA_APP_ID"):
-        run("check")
+    code, text = run("check")
+    assert code == 2
+    assert text == ""
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "PMS_CONNECT_SIKKA_APP_ID" in err
 
 
 @pytest.fixture
@@ -97,11 +107,7 @@ def test_check_against_the_sandbox_served_on_loopback(
     served_sandbox: tuple[SikkaSandbox, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sandbox, base_url = served_sandbox
-    creds = sandbox.credentials
-    monkeypatch.setenv("PMS_CONNECT_SIKKA_APP_ID", creds.app_id)
-    monkeypatch.setenv("PMS_CONNECT_SIKKA_APP_KEY", creds.app_key.get_secret_value())
-    monkeypatch.setenv("PMS_CONNECT_SIKKA_OFFICE_ID", creds.office_id)
-    monkeypatch.setenv("PMS_CONNECT_SIKKA_SECRET_KEY", creds.secret_key.get_secret_value())
+    export_credentials(monkeypatch, sandbox)
     code, text = run("check", "--json", f"--base-url={base_url}")
     assert code == 0, text
     assert json.loads(text)["practice_name"] == "Maplewood Family Dental"
@@ -109,6 +115,14 @@ def test_check_against_the_sandbox_served_on_loopback(
     code, text = run("check", "--json", f"--base-url={base_url}")
     assert code == 1
     assert json.loads(text)["ok"] is False
+
+
+def export_credentials(monkeypatch: pytest.MonkeyPatch, sandbox: SikkaSandbox) -> None:
+    creds = sandbox.credentials
+    monkeypatch.setenv("PMS_CONNECT_SIKKA_APP_ID", creds.app_id)
+    monkeypatch.setenv("PMS_CONNECT_SIKKA_APP_KEY", creds.app_key.get_secret_value())
+    monkeypatch.setenv("PMS_CONNECT_SIKKA_OFFICE_ID", creds.office_id)
+    monkeypatch.setenv("PMS_CONNECT_SIKKA_SECRET_KEY", creds.secret_key.get_secret_value())
 
 
 def test_sandbox_command_prints_the_credentials_it_accepts(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -128,13 +142,42 @@ def test_sandbox_command_prints_the_credentials_it_accepts(monkeypatch: pytest.M
         assert value in text
 
 
-def test_the_connection_test_example_runs_against_the_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
-    import runpy
-    import sys
-    from pathlib import Path
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "connection_test.py"
 
-    example = Path(__file__).resolve().parents[1] / "examples" / "connection_test.py"
-    monkeypatch.setattr(sys, "argv", [str(example), "--sandbox"])
+
+def run_example(monkeypatch: pytest.MonkeyPatch, *argv: str) -> object:
+    monkeypatch.setattr(sys, "argv", [str(EXAMPLE), *argv])
     with pytest.raises(SystemExit) as exit_:
-        runpy.run_path(str(example), run_name="__main__")
-    assert exit_.value.code == 0
+        runpy.run_path(str(EXAMPLE), run_name="__main__")
+    return exit_.value.code
+
+
+def test_the_connection_test_example_runs_against_the_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert run_example(monkeypatch, "--sandbox") == 0
+
+
+def test_the_connection_test_example_honours_the_base_url(
+    served_sandbox: tuple[SikkaSandbox, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sandbox, base_url = served_sandbox
+    host = base_url.removeprefix("http://").removesuffix("/v4")
+    export_credentials(monkeypatch, sandbox)
+    monkeypatch.setenv("PMS_CONNECT_SIKKA_BASE_URL", base_url)
+    assert run_example(monkeypatch) == 0
+    out = capsys.readouterr().out
+    assert f"connection to {host}: ok" in out
+    assert "practice: Maplewood Family Dental" in out
+
+
+def test_a_failed_example_check_names_the_host_only(
+    served_sandbox: tuple[SikkaSandbox, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sandbox, base_url = served_sandbox
+    host = base_url.removeprefix("http://").removesuffix("/v4")
+    export_credentials(monkeypatch, sandbox)
+    monkeypatch.setenv("PMS_CONNECT_SIKKA_SECRET_KEY", "CANARY-secret-5e1")
+    monkeypatch.setenv("PMS_CONNECT_SIKKA_BASE_URL", f"http://CANARY-user:CANARY-pass@{host}/v4?CANARY-query=1")
+    assert run_example(monkeypatch) == 1
+    out = capsys.readouterr().out
+    assert f"connection to {host}: FAILED" in out
+    assert "CANARY" not in out

@@ -6,6 +6,12 @@ import argparse
 import base64
 import io
 import json
+import os
+import selectors
+import signal
+import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,11 +29,20 @@ class Result:
         self.code, self.out, self.err = code, out, err
 
 
-def run(argv: list[str], stdin: str = "", keys: str | None = K1) -> Result:
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def run(argv: list[str], stdin: str | io.StringIO = "", keys: str | None = K1) -> Result:
     out, err = io.StringIO(), io.StringIO()
     environ = {} if keys is None else {"PMS_CONNECT_VAULT_KEYS": keys}
-    code = run_vault_command(argv, stdin=io.StringIO(stdin), stdout=out, stderr=err, environ=environ)
+    source = io.StringIO(stdin) if isinstance(stdin, str) else stdin
+    code = run_vault_command(argv, stdin=source, stdout=out, stderr=err, environ=environ)
     return Result(code, out.getvalue(), err.getvalue())
+
+
+POSIX_MODES = pytest.mark.skipif(sys.platform == "win32", reason="POSIX file modes")
 
 
 def test_keygen_prints_an_id_and_a_usable_key() -> None:
@@ -54,6 +69,116 @@ def test_keygen_refuses_an_id_a_vault_would_refuse() -> None:
     assert result.code == 2
     assert result.out == ""
     assert "key id" in result.err
+
+
+@POSIX_MODES
+def test_keygen_out_writes_a_private_key_file_and_prints_the_id(tmp_path: Path) -> None:
+    key_file = tmp_path / "k1.key"
+    result = run(["vault", "keygen", "--id", "k1", "--out", str(key_file)], keys=None)
+    assert (result.code, result.out, result.err) == (0, "k1\n", "")
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert CredentialVault.from_key_file(key_file).active_key_id == "k1"
+    sealed = run(["vault", "seal", "--context", "a", "--key-file", str(key_file)], stdin="{}", keys=None)
+    assert sealed.code == 0, sealed.err
+
+
+def test_keygen_out_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
+    key_file = tmp_path / "k1.key"
+    key_file.write_text("kept\n", encoding="utf-8")
+    result = run(["vault", "keygen", "--out", str(key_file)], keys=None)
+    assert result.code == 2
+    assert result.out == ""
+    assert result.err.count("\n") == 1
+    assert "already exists; pass --force" in result.err
+    assert key_file.read_text(encoding="utf-8") == "kept\n"
+
+
+@POSIX_MODES
+def test_keygen_out_force_overwrites_and_makes_the_file_private(tmp_path: Path) -> None:
+    key_file = tmp_path / "k1.key"
+    key_file.write_text("old\n", encoding="utf-8")
+    key_file.chmod(0o644)
+    result = run(["vault", "keygen", "--id", "k2", "--out", str(key_file), "--force"], keys=None)
+    assert (result.code, result.out) == (0, "k2\n")
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert CredentialVault.from_key_file(key_file).active_key_id == "k2"
+
+
+def test_keygen_out_into_a_missing_directory_is_one_line(tmp_path: Path) -> None:
+    result = run(["vault", "keygen", "--out", str(tmp_path / "nowhere" / "k.key")], keys=None)
+    assert result.code == 2
+    assert result.err.count("\n") == 1
+    assert "cannot write" in result.err
+
+
+@POSIX_MODES
+def test_a_key_file_open_to_others_is_refused_with_the_chmod_to_run(tmp_path: Path) -> None:
+    key_file = tmp_path / "k1.key"
+    key_file.write_text(K1 + "\n", encoding="utf-8")  # what `vault keygen > k1.key` leaves
+    key_file.chmod(0o644)
+    result = run(["vault", "seal", "--context", "a", "--key-file", str(key_file)], stdin="{}", keys=None)
+    assert result.code == 2
+    assert result.err.count("\n") == 1
+    assert f"chmod 600 {key_file}" in result.err
+    assert "--out" in result.err
+    assert "allow_insecure" not in result.err
+
+
+@pytest.mark.parametrize(
+    ("command", "stdin", "what"),
+    [("seal", json.dumps(SECRET), "the JSON object to seal"), ("open", "", "the envelope to open")],
+)
+def test_reading_a_terminal_first_says_what_to_type(command: str, stdin: str, what: str) -> None:
+    if command == "open":
+        stdin = run(["vault", "seal", "--context", "a"], stdin=json.dumps(SECRET)).out
+    result = run(["vault", command, "--context", "a"], stdin=Terminal(stdin))
+    assert result.code == 0, result.err
+    assert result.err.count("\n") == 1
+    assert what in result.err
+    assert ("Ctrl-Z" if sys.platform == "win32" else "Ctrl-D") in result.err
+
+
+def test_the_rotate_prompt_and_no_prompt_from_a_pipe() -> None:
+    envelope = run(["vault", "seal", "--context", "a"], stdin=json.dumps(SECRET)).out
+    on_terminal = run(["vault", "rotate", "--context", "a"], stdin=Terminal(envelope))
+    assert "the envelope to re-seal" in on_terminal.err
+    for command, stdin in (("seal", json.dumps(SECRET)), ("open", envelope), ("rotate", envelope)):
+        piped = run(["vault", command, "--context", "a"], stdin=stdin)
+        assert (piped.code, piped.err) == (0, "")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a pseudo-terminal and SIGINT to a child process")
+def test_ctrl_c_while_seal_waits_on_a_terminal_exits_130() -> None:
+    import pty
+
+    controller, terminal = pty.openpty()
+    env = {**os.environ, "PMS_CONNECT_VAULT_KEYS": K1, "PYTHONUNBUFFERED": "1"}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "pms_connect.cli", "vault", "seal", "--context", "a"],
+        stdin=terminal,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    os.close(terminal)
+    try:
+        assert child.stderr is not None
+        with selectors.DefaultSelector() as selector:  # a guard, not a measure: without a prompt, fail
+            selector.register(child.stderr, selectors.EVENT_READ)
+            assert selector.select(timeout=60), "seal printed no prompt"
+        prompt = child.stderr.readline()  # the prompt: seal now waits on the terminal
+        assert "Ctrl-D" in prompt, prompt
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=20)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        os.close(controller)
+    assert child.returncode == 130, err
+    assert out == ""
+    assert err == "pms-connect: interrupted\n"
 
 
 def test_seal_then_open_round_trips() -> None:

@@ -3,6 +3,10 @@
 ``demo`` is the README's main job: it runs the SDK against the embedded sandbox, offline, in virtual time
 (so a writeback that takes the practice 90 seconds completes at once). ``check`` is the scripted
 connection test for real credentials; ``sandbox`` serves the fake Sikka on loopback.
+
+A user's mistake (a bad flag value, missing credentials) prints one line on stderr and exits 2; a failed
+check or demo exits 1; Ctrl-C exits 130. ``sikka_settings()`` reads the ``PMS_CONNECT_SIKKA_*`` variables
+for ``check`` and for scripts such as ``examples/connection_test.py``.
 """
 
 from __future__ import annotations
@@ -12,22 +16,31 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, TextIO
 
-from pms_connect.errors import PmsError
+from pms_connect import __version__
+from pms_connect.errors import InvalidArgumentError, PmsError
 from pms_connect.models import ConnectionCheck, FeatureSet, MatchStatus, ProviderKind
 
 if TYPE_CHECKING:
+    import httpx
     from rich.console import Console
 
-    from pms_connect.sikka import SikkaProvider
+    from pms_connect.sikka import SikkaCredentials, SikkaProvider
 
-__all__ = ["main"]
+__all__ = ["SikkaSettings", "main", "sikka_settings"]
 
 ENV_PREFIX = "PMS_CONNECT_SIKKA_"
 _CREDENTIAL_FIELDS = ("app_id", "app_key", "office_id", "secret_key", "practice_id")
+_SETTINGS = (*_CREDENTIAL_FIELDS, "timezone", "base_url")
+DEFAULT_TIMEZONE = "America/Chicago"
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 
 
 def _console(no_color: bool, file: TextIO | None = None) -> Console:
@@ -35,97 +48,168 @@ def _console(no_color: bool, file: TextIO | None = None) -> Console:
         from rich.console import Console
     except ImportError:  # pragma: no cover - depends on the installed extras
         raise SystemExit("the pms-connect command needs its extra: pip install 'pms-connect[cli]'") from None
-    return Console(file=file, no_color=no_color, highlight=False, soft_wrap=False, width=110)
+    console = Console(file=file, no_color=no_color, highlight=False)  # the width: COLUMNS, or the terminal's
+    console.soft_wrap = not console.is_terminal  # a terminal's lines wrap at its width; a file's stay whole
+    return console
 
 
 def _sandbox_class() -> Any:
     try:
         from pms_connect.testing import SikkaSandbox
-    except ImportError as exc:  # pragma: no cover - depends on the installed extras
-        raise SystemExit(
-            f"the sandbox needs its extra ({exc.name} is missing): pip install 'pms-connect[sandbox,cli]'"
-        ) from None
+    except ImportError as exc:  # its message names the extra to install
+        raise PmsError(str(exc)) from None
     return SikkaSandbox
+
+
+def _report(command: str, message: str) -> None:
+    """The one line on stderr that every failure prints."""
+    print(f"pms-connect {command}: error: {message}", file=sys.stderr)
+
+
+# -- settings ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SikkaSettings:
+    """What a Sikka connection needs besides code: credentials, the practice's time zone, the base URL."""
+
+    credentials: SikkaCredentials
+    timezone: str
+    base_url: str
+
+    @property
+    def host(self) -> str:
+        """The base URL's host and port: all that a message shows of it (no credentials, path or query)."""
+        import httpx
+
+        return httpx.URL(self.base_url).netloc.decode("ascii")
+
+    def provider(self, **kwargs: Any) -> SikkaProvider:
+        """A ``SikkaProvider`` for these settings; ``kwargs`` go to it as they are."""
+        from pms_connect.sikka import SikkaProvider
+
+        return SikkaProvider(self.credentials, timezone=self.timezone, base_url=self.base_url, **kwargs)
+
+
+def sikka_settings(
+    given: Mapping[str, str | None] | None = None, *, environ: Mapping[str, str] | None = None
+) -> SikkaSettings:
+    """The settings from ``given`` values (``pms-connect check``'s flags: ``app_id``, ..., ``timezone``,
+    ``base_url``), else the ``PMS_CONNECT_SIKKA_*`` environment variables, else the defaults (practice 1,
+    America/Chicago, Sikka's production URL). Raises ``InvalidArgumentError`` for missing credentials, an
+    unknown time zone or a base URL that is not a URL."""
+    given = given or {}
+    environ = os.environ if environ is None else environ
+    return SikkaSettings(_credentials(given, environ), _timezone(given, environ), _base_url(given, environ))
+
+
+def _setting(name: str, given: Mapping[str, str | None], environ: Mapping[str, str]) -> str | None:
+    return given.get(name) or environ.get(ENV_PREFIX + name.upper()) or None
+
+
+def _credentials(given: Mapping[str, str | None], environ: Mapping[str, str]) -> SikkaCredentials:
+    from pydantic import ValidationError
+
+    from pms_connect.sikka import SikkaCredentials
+
+    values = {name: value for name in _CREDENTIAL_FIELDS if (value := _setting(name, given, environ))}
+    missing = [n for n in _CREDENTIAL_FIELDS[:4] if n not in values]
+    if missing:
+        env = ", ".join(ENV_PREFIX + n.upper() for n in missing)
+        flags = " ".join(f"--{n.replace('_', '-')}" for n in missing)
+        raise InvalidArgumentError(f"missing credentials: set {env} (pms-connect check also takes {flags})")
+    try:
+        return SikkaCredentials(**values)
+    except ValidationError as exc:
+        fields = ", ".join(str(e["loc"][0]) for e in exc.errors())
+        raise InvalidArgumentError(f"invalid credentials: {fields}") from None
+
+
+def _timezone(given: Mapping[str, str | None], environ: Mapping[str, str]) -> str:
+    from pms_connect._windows import resolve_zone
+
+    zone = _setting("timezone", given, environ) or DEFAULT_TIMEZONE
+    resolve_zone(zone)  # an unknown zone raises InvalidArgumentError naming it
+    return zone
+
+
+def _base_url(given: Mapping[str, str | None], environ: Mapping[str, str]) -> str:
+    import httpx
+
+    from pms_connect.sikka import DEFAULT_BASE_URL
+
+    url = _setting("base_url", given, environ) or DEFAULT_BASE_URL
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        parsed = None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
+        # Not echoed: a mistyped URL may hold a credential.
+        raise InvalidArgumentError(
+            f"the base URL (--base-url or {ENV_PREFIX}BASE_URL) is not a URL like https://host/v4"
+        )
+    return url
 
 
 # -- check ------------------------------------------------------------------------------------------------
 
 
-async def _run_check(pms: SikkaProvider) -> tuple[ConnectionCheck, FeatureSet | None, int | None]:
-    check = await pms.test_connection()
-    if not check.ok:
-        return check, None, None
-    try:
-        features = await pms.get_features()
-        providers = len(await pms.providers.list().all())
-    except PmsError as exc:
-        return ConnectionCheck(ok=False, practice_name=check.practice_name, error=str(exc)), None, None
+async def _run_check(
+    settings: SikkaSettings, transport: httpx.AsyncBaseTransport | None
+) -> tuple[ConnectionCheck, FeatureSet | None, int | None]:
+    async with settings.provider(transport=transport) as pms:
+        check = await pms.test_connection()
+        if not check.ok:
+            return check, None, None
+        try:
+            features = await pms.get_features()
+            providers = len(await pms.providers.list().all())
+        except PmsError as exc:
+            return ConnectionCheck(ok=False, practice_name=check.practice_name, error=str(exc)), None, None
     return check, features, providers
 
 
-def _credentials_from(args: argparse.Namespace) -> Any:
-    from pydantic import ValidationError
-
-    from pms_connect.sikka import SikkaCredentials
-
-    values = {}
-    for name in _CREDENTIAL_FIELDS:
-        value = getattr(args, name) or os.environ.get(ENV_PREFIX + name.upper())
-        if value:
-            values[name] = value
-    missing = [n for n in _CREDENTIAL_FIELDS[:4] if n not in values]
-    if missing:
-        env = ", ".join(ENV_PREFIX + n.upper() for n in missing)
-        raise SystemExit(f"missing credentials: pass --{missing[0].replace('_', '-')} ... or set {env}")
-    try:
-        return SikkaCredentials(**values)
-    except ValidationError as exc:
-        fields = ", ".join(str(e["loc"][0]) for e in exc.errors())
-        raise SystemExit(f"invalid credentials: {fields}") from None
+def _check_target(args: argparse.Namespace) -> tuple[SikkaSettings, httpx.AsyncBaseTransport | None]:
+    """The settings ``check`` connects with, and the transport (the embedded sandbox's, for --sandbox)."""
+    given = {name: getattr(args, name) for name in _SETTINGS}
+    if not args.sandbox:
+        return sikka_settings(given), None
+    sandbox = _sandbox_class()(seed=args.seed, timezone=_timezone(given, os.environ))
+    # With credential flags, check those credentials against the sandbox (e.g. to see a refusal).
+    flagged = any(given[name] for name in _CREDENTIAL_FIELDS)
+    credentials = _credentials(given, os.environ) if flagged else sandbox.credentials
+    return SikkaSettings(credentials, sandbox.timezone, sandbox.base_url), sandbox.transport
 
 
 def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
-    async def run() -> tuple[ConnectionCheck, FeatureSet | None, int | None]:
-        from pms_connect.sikka import SikkaProvider
-
-        if args.sandbox:
-            sandbox = _sandbox_class()(seed=args.seed)
-            given = any(getattr(args, name) for name in _CREDENTIAL_FIELDS)
-            # With credential flags, check those credentials against the sandbox (e.g. to see a refusal).
-            credentials = _credentials_from(args) if given else sandbox.credentials
-            async with SikkaProvider(
-                credentials, timezone=sandbox.timezone, base_url=sandbox.base_url, transport=sandbox.transport
-            ) as pms:
-                return await _run_check(pms)
-
-        credentials = _credentials_from(args)
-        kwargs: dict[str, Any] = {"timezone": args.timezone}
-        if args.base_url:
-            kwargs["base_url"] = args.base_url
-        async with SikkaProvider(credentials, **kwargs) as pms:
-            return await _run_check(pms)
-
-    check, features, providers = asyncio.run(run())
+    settings, transport = _check_target(args)
+    check, features, providers = asyncio.run(_run_check(settings, transport))
+    capabilities = sorted(c.value for c in features.capabilities) if features else []
     if args.json:
         payload = {
             "ok": check.ok,
+            "host": settings.host,
+            "timezone": settings.timezone,
             "practice_name": check.practice_name,
             "pms_name": check.pms_name,
             "latency_ms": check.latency_ms,
             "error": check.error,
-            "capabilities": sorted(c.value for c in features.capabilities) if features else [],
+            "capabilities": capabilities,
             "providers": providers,
         }
         out.write(json.dumps(payload) + "\n")
-        return 0 if check.ok else 1
-    console = _console(args.no_color, out)
     if not check.ok:
-        console.print(f"[red]Connection check failed:[/red] {check.error}")
-        return 1
-    console.print(f"[green]Connected[/green] to {check.practice_name} ({check.pms_name}) in {check.latency_ms} ms")
-    if features is not None:
-        console.print("Capabilities: " + ", ".join(sorted(c.value for c in features.capabilities)))
-    console.print(f"Providers: {providers}")
+        _report(args.command, f"the connection check of {settings.host} failed: {check.error}")
+        return EXIT_FAILED
+    if not args.json:
+        console = _console(args.no_color, out)
+        console.print(
+            f"[green]Connected[/green] to {check.practice_name} ({check.pms_name}) at {settings.host} "
+            f"in {check.latency_ms} ms"
+        )
+        console.print(f"Time zone: {settings.timezone}")
+        console.print("Capabilities: " + ", ".join(capabilities))
+        console.print(f"Providers: {providers}")
     return 0
 
 
@@ -149,8 +233,7 @@ async def _demo(console: Console, seed: int) -> int:
     async with sandbox.provider() as pms:
         check = await pms.test_connection()
         if not check.ok:
-            console.print(f"[red]connection check failed:[/red] {check.error}")
-            return 1
+            raise PmsError(f"the connection check failed: {check.error}")
         console.print(f"1. Connection check: [green]ok[/green], {check.practice_name} on {check.pms_name}")
 
         features = await pms.get_features()
@@ -166,8 +249,7 @@ async def _demo(console: Console, seed: int) -> int:
 
         caller = await _a_caller(pms)
         if caller is None:
-            console.print("[red]the sandbox has no patient with a cell phone[/red]")
-            return 1
+            raise PmsError("the sandbox has no patient with a cell phone")
         digits = "".join(ch for ch in caller.cell_phone or "" if ch.isdigit())[-10:]
         spoken = f"+1 ({digits[:3]}) {digits[3:6]}-{digits[6:]}"
         match = await pms.patients.match(phone=spoken)
@@ -179,7 +261,7 @@ async def _demo(console: Console, seed: int) -> int:
         patient = match.patient
         console.print(f" -> {_masked(patient.first_name, patient.last_name)}" if patient else "")
         if patient is None:
-            return 1
+            raise PmsError("no patient matched the caller")
 
         today = pms.today()
         slots = await pms.appointments.find_slots(
@@ -202,8 +284,7 @@ async def _demo(console: Console, seed: int) -> int:
             )
         console.print(table)
         if not slots:
-            console.print("[red]no open slots in the next two weeks[/red]")
-            return 1
+            raise PmsError("no open slots in the next two weeks")
 
         slot = slots[0]
         handle = await pms.appointments.book(
@@ -231,7 +312,7 @@ async def _demo(console: Console, seed: int) -> int:
         elapsed = int((clock.now() - started).total_seconds())
         console.print(f"   writeback {result.status.value} after {elapsed} s (simulated): {result.message or ''}")
         if result.created_id is None:
-            return 1
+            raise PmsError(f"the booking was not applied (writeback {result.status.value})")
         booked = await pms.appointments.get(result.created_id)
         console.print(
             f"7. In the PMS now: appointment {booked.id} on {booked.start:%a %b %d %H:%M} "
@@ -253,12 +334,7 @@ async def _a_caller(pms: SikkaProvider) -> Any:
 
 
 def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
-    console = _console(args.no_color, out)
-    try:
-        return asyncio.run(_demo(console, args.seed))
-    except PmsError as exc:
-        console.print(f"[red]demo failed:[/red] {exc}")
-        return 1
+    return asyncio.run(_demo(_console(args.no_color, out), args.seed))
 
 
 # -- sandbox ----------------------------------------------------------------------------------------------
@@ -269,7 +345,7 @@ def cmd_sandbox(args: argparse.Namespace, out: TextIO) -> int:
     import shlex
 
     if args.writeback_delay < 0:
-        raise SystemExit("--writeback-delay must not be negative")
+        raise InvalidArgumentError("--writeback-delay must not be negative")
     sandbox = _sandbox_class()(
         seed=args.seed,
         writeback_delay=timedelta(seconds=args.writeback_delay),
@@ -318,6 +394,7 @@ def cmd_sandbox(args: argparse.Namespace, out: TextIO) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pms-connect", description="Dental PMS integrations, from the shell.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="walk through the SDK against the embedded sandbox (offline)")
@@ -330,9 +407,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--seed", type=int, default=7)
     for name in _CREDENTIAL_FIELDS:
         check.add_argument(f"--{name.replace('_', '-')}", dest=name, help=f"default: ${ENV_PREFIX}{name.upper()}")
-    check.add_argument("--timezone", default=os.environ.get(ENV_PREFIX + "TIMEZONE", "America/Chicago"))
-    check.add_argument("--base-url", default=os.environ.get(ENV_PREFIX + "BASE_URL"))
-    check.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    check.add_argument(
+        "--timezone", help=f"the practice's IANA time zone; default: ${ENV_PREFIX}TIMEZONE or {DEFAULT_TIMEZONE}"
+    )
+    check.add_argument("--base-url", help=f"default: ${ENV_PREFIX}BASE_URL or Sikka's production URL")
+    check.add_argument("--json", action="store_true", help="one JSON object on stdout, also on failure")
     check.add_argument("--no-color", action="store_true")
     check.set_defaults(handler=cmd_check)
 
@@ -364,13 +443,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command == "vault":
-        from pms_connect._cli_vault import run_vault_args
+    """Run ``pms-connect`` with ``argv``, writing to ``out`` (default: stdout); the exit status."""
+    args = build_parser().parse_args(argv)
+    out = out or sys.stdout
+    try:
+        if args.command == "vault":
+            from pms_connect._cli_vault import run_vault_args
 
-        return run_vault_args(args, stdout=out)
-    result: int = args.handler(args, out or sys.stdout)
+            return run_vault_args(args, stdout=out)
+        result: int = args.handler(args, out)
+    except KeyboardInterrupt:
+        print("pms-connect: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except PmsError as exc:
+        if getattr(args, "json", False):
+            out.write(json.dumps({"ok": False, "error": str(exc)}) + "\n")
+        _report(args.command, str(exc))
+        return EXIT_USAGE if isinstance(exc, InvalidArgumentError) else EXIT_FAILED
     return result
 
 

@@ -63,13 +63,12 @@ def test_the_exported_names_are_the_ones_check_reads(monkeypatch: pytest.MonkeyP
     _, text, _ = run_sandbox(monkeypatch)
     for name, value in exports(text).items():
         monkeypatch.setenv(name, value)
-    from pms_connect.cli import _credentials_from, build_parser
+    from pms_connect.cli import sikka_settings
 
-    args = build_parser().parse_args(["check"])
-    credentials = _credentials_from(args)
-    assert credentials == SikkaSandbox().credentials
-    assert args.base_url == "http://127.0.0.1:8765/v4"
-    assert args.timezone == "America/Chicago"
+    settings = sikka_settings()  # what check reads without flags
+    assert settings.credentials == SikkaSandbox().credentials
+    assert settings.base_url == "http://127.0.0.1:8765/v4"
+    assert settings.timezone == "America/Chicago"
 
 
 def test_writeback_delay_and_reject_overlaps(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -81,9 +80,14 @@ def test_writeback_delay_and_reject_overlaps(monkeypatch: pytest.MonkeyPatch) ->
     assert "complete 2.5 s after submission; overlapping bookings refused" in text
 
 
-def test_a_negative_writeback_delay_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(SystemExit, match="--writeback-delay"):
-        run_sandbox(monkeypatch, "--writeback-delay", "-1")
+def test_a_negative_writeback_delay_is_refused(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, text, served = run_sandbox(monkeypatch, "--writeback-delay", "-1")
+    assert (code, text, served) == (2, "", [])
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "--writeback-delay must not be negative" in err
 
 
 def test_ctrl_c_in_process_returns_zero(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -18,7 +18,12 @@ __all__ = ["FakeClock", "SandboxFaults", "SikkaSandbox"]
 
 def __getattr__(name: str) -> Any:
     if name in ("SikkaSandbox", "SandboxFaults"):
-        from pms_connect.testing import sandbox
-
+        try:
+            from pms_connect.testing import sandbox
+        except ModuleNotFoundError as exc:
+            raise ImportError(
+                f"{name} needs the sandbox extra ({exc.name} is missing): pip install 'pms-connect[sandbox]'",
+                name=exc.name,
+            ) from exc
         return getattr(sandbox, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
