@@ -212,10 +212,12 @@ class HttpPipeline:
         elapsed_ms = (time.perf_counter() - started) * 1000
         logger.debug("%s -> %d in %.0f ms", summary, response.status_code, elapsed_ms)
         remaining = _header_float(response, "X-Rate-Limit-Remaining")
-        self.limiter.observe(
+        server_limit = _header_float(response, "X-Rate-Limit-Limit")
+        await self.limiter.observe(
             budget_key,
             remaining=int(remaining) if remaining is not None else None,
             reset_seconds=_header_float(response, "X-Rate-Limit-Reset"),
+            limit=int(server_limit) if server_limit is not None else None,
         )
         error = self._classify(response, summary)
         if error is not None:

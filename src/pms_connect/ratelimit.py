@@ -1,22 +1,36 @@
-"""An async token bucket with priority lanes that also listens to the server's rate-limit headers.
+"""The rate budget: exact, shared through the store, with priority lanes and the server's headers.
 
-Interactive calls (a caller on the phone) go ahead of background work (writeback polling): the background
-lane may only spend tokens above a reserve kept for interactive calls. When the server says fewer requests
-are left in its window than the bucket holds, the bucket shrinks to match; at zero it waits for the reset.
+* Exact: a sliding log of grants per budget key (a practice; the app for app-level calls) in the store's
+  ``budget``, so that no window of ``per_seconds`` ever holds more than ``requests`` grants, from the first
+  second on, across every process sharing the store.
+* Lanes: interactive calls (a caller on the phone) and background work (writeback polling). The background
+  lane is capped at ``background_share`` of the budget; interactive calls may use all of it, and a waiting
+  interactive call goes before a waiting background one of the same process.
+* The server's headers only ever shrink the budget: ``X-Rate-Limit-Limit`` below the configured budget lowers
+  it, and ``X-Rate-Limit-Remaining`` below what the log leaves is held as phantom grants until the server's
+  ``X-Rate-Limit-Reset``.
+* No herd: in a process, one waiter per key and lane asks the budget and sleeps; the others queue behind it
+  in order.
 """
 
 from __future__ import annotations
 
+import asyncio
 import enum
+import math
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from pms_connect._clock import Clock, SystemClock
+from pms_connect.errors import InvalidArgumentError
+from pms_connect.stores import MemoryBudget, RateBudget
 
 __all__ = ["Priority", "RateLimit", "RateLimiter"]
 
-
-_EPSILON = 1e-9
-_MIN_WAIT = 0.001
+_MIN_WAIT = 0.001  # float dust must never become a zero-length wait that never ends
+_YIELD = 0.05  # how long a background waiter steps aside for a waiting interactive one
 
 
 class Priority(enum.IntEnum):
@@ -26,7 +40,7 @@ class Priority(enum.IntEnum):
 
 @dataclass(frozen=True)
 class RateLimit:
-    """A budget: ``requests`` per ``per_seconds``, with ``background_share`` of it open to background work."""
+    """A budget: ``requests`` per ``per_seconds``, of which background work may use ``background_share``."""
 
     requests: int = 200
     per_seconds: float = 60.0
@@ -34,84 +48,91 @@ class RateLimit:
 
     def __post_init__(self) -> None:
         if self.requests < 1 or self.per_seconds <= 0:
-            raise ValueError("a rate limit needs at least one request per positive period")
+            raise InvalidArgumentError("a rate limit needs at least one request per positive period")
         if not 0 < self.background_share <= 1:
-            raise ValueError("background_share must be in (0, 1]")
+            raise InvalidArgumentError("background_share must be in (0, 1]")
 
-
-class _Bucket:
-    def __init__(self, limit: RateLimit, now: float) -> None:
-        self.capacity = float(limit.requests)
-        self.rate = limit.requests / limit.per_seconds
-        self.tokens = self.capacity
-        self.updated = now
-        # The server's own window, from its last X-Rate-Limit-* headers: requests left and when it resets.
-        self.server_remaining: float | None = None
-        self.server_reset_at = 0.0
-
-    def refill(self, now: float) -> None:
-        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-        if self.server_remaining is not None and now >= self.server_reset_at:
-            self.server_remaining = None  # the server's window has rolled over
+    def background_cap(self, limit: int) -> int:
+        return max(1, math.floor(limit * self.background_share))
 
 
 class RateLimiter:
-    """One bucket per budget key (a practice, or the app for app-level calls)."""
+    """Spends from the budget of a key; pass a store's ``budget`` to share it with every worker of the store."""
 
-    def __init__(self, limit: RateLimit | None = None, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self, limit: RateLimit | None = None, *, clock: Clock | None = None, budget: RateBudget | None = None
+    ) -> None:
         self.limit = limit or RateLimit()
         self._clock = clock or SystemClock()
-        self._buckets: dict[str, _Bucket] = {}
+        self.budget: RateBudget = budget if budget is not None else MemoryBudget()
+        self._server_limits: dict[str, int] = {}
+        self._turns: dict[tuple[str, Priority], asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._interactive_waiting: dict[str, int] = defaultdict(int)
         self.waited_seconds = 0.0
-        """Total time callers spent waiting for tokens: visible to tests and benchmarks."""
+        """Total time callers spent waiting: visible to tests and benchmarks."""
+        self.sleeps = 0
+        """How many times a caller slept for the budget: one sleeper at a time, however many wait."""
 
-    def _bucket(self, key: str) -> _Bucket:
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            bucket = self._buckets[key] = _Bucket(self.limit, self._clock.monotonic())
-        return bucket
+    def limit_for(self, key: str) -> int:
+        """The budget of ``key``: the configured one, lowered by the server's ``X-Rate-Limit-Limit``."""
+        return min(self.limit.requests, self._server_limits.get(key, self.limit.requests))
 
-    def _floor(self, bucket: _Bucket, priority: Priority) -> float:
-        """Tokens that must remain after this acquisition: the interactive reserve for background work."""
-        if priority is Priority.BACKGROUND:
-            return bucket.capacity * (1.0 - self.limit.background_share)
-        return 0.0
+    @asynccontextmanager
+    async def _turn(self, key: str, priority: Priority) -> AsyncIterator[None]:
+        if priority is Priority.INTERACTIVE:
+            self._interactive_waiting[key] += 1
+        try:
+            async with self._turns[key, priority]:  # asyncio.Lock wakes its waiters in order, one at a time
+                yield
+        finally:
+            if priority is Priority.INTERACTIVE:
+                self._interactive_waiting[key] -= 1
 
     async def acquire(self, key: str, priority: Priority = Priority.INTERACTIVE) -> None:
-        """Wait until a request for ``key`` may be sent, then spend one token."""
-        bucket = self._bucket(key)
-        while True:
-            now = self._clock.monotonic()
-            bucket.refill(now)
-            needed = 1.0 + self._floor(bucket, priority)
-            if bucket.server_remaining is not None and bucket.server_remaining < needed:
-                wait = bucket.server_reset_at - now  # the server's window is spent: wait for its reset
-            elif bucket.tokens + _EPSILON >= needed:
-                bucket.tokens = max(0.0, bucket.tokens - 1.0)
-                if bucket.server_remaining is not None:
-                    bucket.server_remaining -= 1.0
-                return
-            else:
-                wait = (needed - bucket.tokens) / bucket.rate
-            wait = max(wait, _MIN_WAIT)  # float dust must not become a zero-length wait that never ends
-            self.waited_seconds += wait
-            await self._clock.sleep(wait)
+        """Wait until a request for ``key`` may be sent, and record it in the budget."""
+        window = self.limit.per_seconds
+        async with self._turn(key, priority):
+            while True:
+                if priority is Priority.BACKGROUND and self._interactive_waiting[key]:
+                    wait = _YIELD  # a caller on the phone is waiting for this budget: let it go first
+                else:
+                    limit = self.limit_for(key)
+                    cap = self.limit.background_cap(limit) if priority is Priority.BACKGROUND else None
+                    wait = await self.budget.take(
+                        key,
+                        now=self._now(),
+                        window=window,
+                        limit=limit,
+                        lane=priority.name.lower(),
+                        lane_limit=cap,
+                    )
+                    if wait <= 0:
+                        return
+                wait = max(wait, _MIN_WAIT)
+                self.waited_seconds += wait
+                self.sleeps += 1
+                await self._clock.sleep(wait)
 
-    def observe(self, key: str, *, remaining: int | None, reset_seconds: float | None) -> None:
-        """Adapt to the server's ``X-Rate-Limit-Remaining`` / ``X-Rate-Limit-Reset`` headers: until the server's
-        window resets, spend no more than it says is left (however full this bucket is)."""
+    async def observe(
+        self, key: str, *, remaining: int | None, reset_seconds: float | None, limit: int | None = None
+    ) -> None:
+        """Follow the server's ``X-Rate-Limit-*`` headers, which can only shrink the budget: a lower
+        ``limit`` lowers it, and fewer ``remaining`` than the log leaves are held until the reset."""
+        if limit is not None and 0 < limit < self.limit_for(key):
+            self._server_limits[key] = limit
         if remaining is None:
             return
-        bucket = self._bucket(key)
-        now = self._clock.monotonic()
-        bucket.refill(now)
-        reset = reset_seconds if reset_seconds is not None and reset_seconds > 0 else 1.0
-        bucket.server_remaining = float(max(0, remaining))
-        bucket.server_reset_at = now + reset
-        bucket.tokens = min(bucket.tokens, bucket.server_remaining)
+        now, window = self._now(), self.limit.per_seconds
+        room = self.limit_for(key) - await self.budget.used(key, now=now, window=window)
+        excess = room - max(0, remaining)
+        if excess > 0:
+            reset = reset_seconds if reset_seconds is not None and 0 < reset_seconds <= window else window
+            await self.budget.block(key, now=now, window=window, count=excess, until=now + reset)
 
-    def available(self, key: str) -> float:
-        bucket = self._bucket(key)
-        bucket.refill(self._clock.monotonic())
-        return bucket.tokens
+    async def available(self, key: str) -> int:
+        """Grants ``key`` may still make in the current window."""
+        used = await self.budget.used(key, now=self._now(), window=self.limit.per_seconds)
+        return max(0, self.limit_for(key) - used)
+
+    def _now(self) -> float:
+        return self._clock.now().timestamp()

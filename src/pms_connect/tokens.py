@@ -1,9 +1,10 @@
-"""Request keys: a :class:`TokenManager` that refreshes before expiry, and pluggable token stores.
+"""Request keys: a ``TokenManager`` that refreshes before expiry, and pluggable token stores.
 
 The manager is single-flight: however many tasks or threads find the key stale at once, one refresh
-reaches the PMS and everyone uses its result. A :class:`TokenStore` lets several workers share one key;
-its ``lock`` serialises refreshes across processes where the store can. Every :mod:`pms_connect.stores`
-store carries one (``store.tokens``); ``SqliteStore``'s is safe across processes.
+reaches the PMS and everyone uses its result. A ``TokenStore`` lets several workers share one key;
+its ``lock`` serialises refreshes across processes where the store can. Every
+[store][pms_connect.stores] carries one (``store.tokens``); SqliteStore's and RedisStore's are safe across
+processes.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ logger = logging.getLogger("pms_connect.tokens")
 
 
 class Token(BaseModel):
-    """A request key with its refresh key and lifetime. Secrets are :class:`SecretStr`."""
+    """A request key with its refresh key and lifetime. Secrets are ``SecretStr``."""
 
     model_config = ConfigDict(frozen=True)
 

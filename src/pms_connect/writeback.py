@@ -1,8 +1,8 @@
-"""Following writes to a terminal state: the provider-neutral :class:`WritebackPoller`, on the write journal.
+"""Following writes to a terminal state: the provider-neutral ``WritebackPoller``, on the write journal.
 
 At Sikka (and most PMS bridges) a write is queued and applied minutes later by the practice's machine, or
 never. Every write is an entry of the store's write journal before it is sent
-(:mod:`pms_connect.stores`); the poller follows the open entries of a process together:
+([pms_connect.stores][pms_connect.stores]); the poller follows the open entries of a process together:
 
 * one batched request reports on many handles (``WritebackSource.poll``); handles the batch cannot tell
   about are checked one by one (``WritebackSource.check``), a few per round;
@@ -62,7 +62,7 @@ _FINISHED_KEPT = 10_000  # recent results kept in memory; the journal keeps them
 class WritebackSource(Protocol):
     """How a provider reports on its writes.
 
-    Sources with the same ``batch_key`` can answer for each other's handles in :meth:`poll` (at Sikka: every
+    Sources with the same ``batch_key`` can answer for each other's handles in ``poll`` (at Sikka: every
     practice of one app, whose writebacks one app-level list reports), so a poller shared by many providers
     spends one request a round on all of them. ``reconcile_window`` is how long after sending a write whose
     answer was lost may still show up in the PMS's log.
@@ -76,7 +76,7 @@ class WritebackSource(Protocol):
 
     async def poll(self, handles: Sequence[Writeback]) -> Mapping[str, WritebackResult | None]:
         """What one cheap request tells about ``handles`` (each with its ``writeback_id``), keyed by handle id:
-        a result (pending included), or None for a handle that is done but whose outcome needs :meth:`check`.
+        a result (pending included), or None for a handle that is done but whose outcome needs ``check``.
         Handles left out are unknown to the batch and are checked one by one, a few a round."""
         ...
 
@@ -156,7 +156,7 @@ class WritebackPoller:
 
     ``journal`` is the store's write journal (a provider passes its store's); ``max_wait`` bounds a
     ``wait()`` that names no timeout on a write with no deadline of its own (a payment, a new patient): it
-    then raises :class:`~pms_connect.errors.WaitTimeoutError` and the write stays tracked. One poller can
+    then raises [WaitTimeoutError][pms_connect.errors.WaitTimeoutError] and the write stays tracked. One poller can
     serve many providers (``SikkaProvider(writeback_poller=shared)``) when they share its journal.
     """
 
@@ -259,9 +259,9 @@ class WritebackPoller:
 
         A ``timeout`` is a deadline for the write itself: when it passes, the pending write is withdrawn at
         the PMS and the result is ``timed_out`` (to keep waiting without giving up on the write, use
-        :meth:`on_complete`). Without one, a write with a deadline of its own (a booking: its start) is
+        ``on_complete``). Without one, a write with a deadline of its own (a booking: its start) is
         waited for until then; any other is waited for at most ``max_wait``, after which
-        :class:`~pms_connect.errors.WaitTimeoutError` is raised and the write stays tracked.
+        [WaitTimeoutError][pms_connect.errors.WaitTimeoutError] is raised and the write stays tracked.
         """
         deadline = None
         if timeout is not None:
@@ -348,7 +348,7 @@ class WritebackPoller:
         return len(self._entries)
 
     async def aclose(self) -> None:
-        """Stop polling (open entries stay in the journal for :meth:`resume`)."""
+        """Stop polling (open entries stay in the journal for ``resume``)."""
         task, self._task = self._task, None
         if task is not None:
             task.cancel()

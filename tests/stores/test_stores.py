@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import stat
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
@@ -18,6 +19,7 @@ from pms_connect.stores import (
     JournalEntry,
     JournalState,
     MemoryStore,
+    RedisStore,
     SlotClaim,
     SqliteStore,
     Store,
@@ -66,13 +68,15 @@ def result(entry_id: str, status: WritebackState = WritebackState.WRITTEN) -> Wr
     )
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "redis"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    made: Store = (
-        MemoryStore(lock_timeout=0.3)
-        if request.param == "memory"
-        else SqliteStore(tmp_path / "pms.db", lock_timeout=0.3)
-    )
+    if request.param == "memory":
+        made: Store = MemoryStore(lock_timeout=0.3)
+    elif request.param == "sqlite":
+        made = SqliteStore(tmp_path / "pms.db", lock_timeout=0.3)
+    else:
+        url = request.getfixturevalue("redis_url")
+        made = RedisStore(url, prefix=f"t{secrets.token_hex(4)}", lock_timeout=0.3)
     yield made
     await made.aclose()
 

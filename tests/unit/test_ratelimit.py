@@ -1,15 +1,24 @@
-"""RateLimiter on a FakeClock: refill, the interactive reserve, and adapting to Sikka's rate-limit headers."""
+"""The exact rate budget on a FakeClock: no window over the budget, lanes, the server's headers, no herd.
+
+Run against every store's budget: the same rule serves MemoryStore and SqliteStore."""
 
 from __future__ import annotations
 
 import asyncio
+import bisect
+import secrets
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
+from pms_connect.errors import InvalidArgumentError
 from pms_connect.ratelimit import Priority, RateLimit, RateLimiter
+from pms_connect.stores import MemoryBudget, RedisStore, SqliteStore
 from pms_connect.testing.clock import FakeClock
 
-TEN_A_MINUTE = RateLimit(requests=10, per_seconds=60, background_share=0.5)  # one token every 6 s
+TEN_A_MINUTE = RateLimit(requests=10, per_seconds=60, background_share=0.5)
 
 
 @pytest.fixture
@@ -17,9 +26,17 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture
-def limiter(clock) -> RateLimiter:
-    return RateLimiter(TEN_A_MINUTE, clock=clock)
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+async def limiter(request: pytest.FixtureRequest, clock: FakeClock, tmp_path: Path) -> AsyncIterator[RateLimiter]:
+    if request.param == "memory":
+        yield RateLimiter(TEN_A_MINUTE, clock=clock, budget=MemoryBudget())
+        return
+    if request.param == "sqlite":
+        store: SqliteStore | RedisStore = SqliteStore(tmp_path / "pms.db")
+    else:
+        store = RedisStore(request.getfixturevalue("redis_url"), prefix=f"rl{secrets.token_hex(4)}")
+    yield RateLimiter(TEN_A_MINUTE, clock=clock, budget=store.budget)
+    await store.aclose()
 
 
 async def drain(limiter: RateLimiter, n: int, priority: Priority = Priority.INTERACTIVE, key: str = "p") -> None:
@@ -27,136 +44,173 @@ async def drain(limiter: RateLimiter, n: int, priority: Priority = Priority.INTE
         await limiter.acquire(key, priority)
 
 
-def test_a_new_bucket_is_full(limiter):
-    assert limiter.available("p") == 10
+def worst_window(times: list[float], window: float) -> int:
+    """The most grants any window of ``window`` seconds holds."""
+    ordered = sorted(times)
+    return max((bisect.bisect_left(ordered, t + window) - i for i, t in enumerate(ordered)), default=0)
 
 
-async def test_acquire_spends_one_token_without_waiting(limiter, clock):
-    await limiter.acquire("p")
+class Recorder:
+    """Grant times, read off the clock as each acquisition returns."""
 
-    assert limiter.available("p") == 9
+    def __init__(self, limiter: RateLimiter, clock: FakeClock) -> None:
+        self.limiter, self.clock = limiter, clock
+        self.times: list[float] = []
+
+    async def acquire(self, key: str = "p", priority: Priority = Priority.INTERACTIVE) -> None:
+        await self.limiter.acquire(key, priority)
+        self.times.append(self.clock.monotonic())
+
+
+async def test_a_fresh_budget_lets_exactly_its_limit_through_at_once(limiter, clock):
+    await drain(limiter, 10)
+
     assert clock.monotonic() == 0
-    assert limiter.waited_seconds == 0
+    assert await limiter.available("p") == 0
 
 
-async def test_bucket_refills_at_the_configured_rate(limiter, clock):
+async def test_the_eleventh_waits_until_the_first_leaves_the_window(limiter, clock):
     await drain(limiter, 10)
-
-    clock.advance(30)
-
-    assert limiter.available("p") == pytest.approx(5)
-
-
-async def test_bucket_refill_is_capped_at_capacity(limiter, clock):
-    await drain(limiter, 3)
-
-    clock.advance(3600)
-
-    assert limiter.available("p") == 10
-
-
-async def test_acquire_on_an_empty_bucket_waits_for_one_token_on_the_clock(limiter, clock):
-    await drain(limiter, 10)
+    clock.advance(15)
 
     await limiter.acquire("p")
 
-    assert clock.monotonic() == pytest.approx(6)
-    assert limiter.waited_seconds == pytest.approx(6)
+    assert clock.monotonic() == pytest.approx(60)
+    assert limiter.waited_seconds == pytest.approx(45)
 
 
-async def test_budget_keys_have_separate_buckets(limiter, clock):
+async def test_a_thousand_requests_never_put_more_than_the_budget_in_any_window(clock):
+    """A token bucket that starts full lets twice its rate through in the first minute (400 of 1,000 under
+    200/min); the sliding log lets exactly 200 through in every window of 60 s."""
+    limiter = RateLimiter(RateLimit(requests=200, per_seconds=60), clock=clock)
+    recorder = Recorder(limiter, clock)
+
+    await asyncio.gather(*(recorder.acquire() for _ in range(1000)))
+
+    assert len(recorder.times) == 1000
+    assert worst_window(recorder.times, 60) == 200
+    assert max(recorder.times) == pytest.approx(240)  # five windows of 200
+
+
+async def test_concurrent_waiters_do_not_stampede(clock):
+    """1,000 concurrent callers: one sleeper at a time, not every waiter computing the same wake time."""
+    limiter = RateLimiter(RateLimit(requests=200, per_seconds=60), clock=clock)
+
+    await asyncio.gather(*(limiter.acquire("p") for _ in range(1000)))
+
+    assert limiter.sleeps <= 800 + 5  # at most one sleep per grant that had to wait
+
+
+async def test_waiters_are_served_in_order(limiter, clock):
+    await drain(limiter, 10)
+    order: list[int] = []
+
+    async def caller(n: int) -> None:
+        await limiter.acquire("p")
+        order.append(n)
+
+    await asyncio.gather(*(caller(n) for n in range(12)))
+
+    assert order == list(range(12))
+
+
+async def test_budget_keys_are_separate(limiter, clock):
     await drain(limiter, 10, key="practice-a")
 
     await limiter.acquire("practice-b")
 
     assert clock.monotonic() == 0
-    assert limiter.available("practice-b") == 9
+    assert await limiter.available("practice-b") == 9
 
 
-async def test_background_work_spends_only_its_share(limiter, clock):
+async def test_background_work_is_capped_at_its_share(limiter, clock):
     await drain(limiter, 5, Priority.BACKGROUND)
     assert clock.monotonic() == 0
 
-    await limiter.acquire("p", Priority.BACKGROUND)  # the 6th would dip into the interactive reserve
+    await limiter.acquire("p", Priority.BACKGROUND)  # a 6th would exceed the 50 % share in this window
 
-    assert clock.monotonic() == pytest.approx(6)
+    assert clock.monotonic() == pytest.approx(60)
 
 
-async def test_interactive_calls_can_use_the_reserve_background_cannot(limiter, clock):
+async def test_interactive_calls_can_use_the_whole_budget(limiter, clock):
     await drain(limiter, 5, Priority.BACKGROUND)
 
     await drain(limiter, 5, Priority.INTERACTIVE)
 
     assert clock.monotonic() == 0
-    assert limiter.available("p") == 0
+    assert await limiter.available("p") == 0
 
 
-async def test_background_waits_while_interactive_calls_take_the_reserve(limiter, clock):
-    await drain(limiter, 5, Priority.BACKGROUND)
-    background = asyncio.ensure_future(limiter.acquire("p", Priority.BACKGROUND))
+async def test_background_never_exceeds_its_share_in_any_window_however_busy(clock):
+    limiter = RateLimiter(RateLimit(requests=200, per_seconds=60, background_share=0.5), clock=clock)
+    background = Recorder(limiter, clock)
+
+    await asyncio.gather(*(background.acquire(priority=Priority.BACKGROUND) for _ in range(600)))
+
+    assert worst_window(background.times, 60) == 100
+
+
+async def test_a_waiting_interactive_call_goes_before_a_waiting_background_one(limiter, clock):
+    await drain(limiter, 10)
+    done: list[str] = []
+
+    async def call(priority: Priority) -> None:
+        await limiter.acquire("p", priority)
+        done.append(priority.name)
+
+    background = asyncio.ensure_future(call(Priority.BACKGROUND))
     await asyncio.sleep(0)
-
-    await drain(limiter, 5, Priority.INTERACTIVE)  # served at once, ahead of the waiting background call
-    interactive_done_at = clock.monotonic()
+    await call(Priority.INTERACTIVE)
     await background
 
-    assert interactive_done_at == 0
-    # The background call needs 6 tokens in the bucket (1 + the 5-token reserve): 36 s from empty.
-    assert clock.monotonic() == pytest.approx(36)
+    assert done == ["INTERACTIVE", "BACKGROUND"]
 
 
-async def test_observe_shrinks_the_bucket_to_the_servers_remaining(limiter):
-    limiter.observe("p", remaining=3, reset_seconds=20)
+async def test_observe_shrinks_the_budget_to_the_servers_remaining(limiter):
+    await limiter.observe("p", remaining=3, reset_seconds=20)
 
-    assert limiter.available("p") == 3
+    assert await limiter.available("p") == 3
 
 
-async def test_observe_never_grows_the_bucket(limiter):
+async def test_observe_never_grows_the_budget(limiter):
     await drain(limiter, 8)
 
-    limiter.observe("p", remaining=250, reset_seconds=60)
+    await limiter.observe("p", remaining=250, reset_seconds=60, limit=250)
 
-    assert limiter.available("p") == 2
+    assert await limiter.available("p") == 2
+
+
+async def test_a_lower_server_limit_lowers_the_budget(limiter, clock):
+    await limiter.observe("p", remaining=None, reset_seconds=None, limit=4)
+
+    await drain(limiter, 4)
+    assert clock.monotonic() == 0
+    await limiter.acquire("p")
+
+    assert clock.monotonic() == pytest.approx(60)
 
 
 async def test_observe_without_headers_changes_nothing(limiter):
-    limiter.observe("p", remaining=None, reset_seconds=None)
+    await limiter.observe("p", remaining=None, reset_seconds=None)
 
-    assert limiter.available("p") == 10
+    assert await limiter.available("p") == 10
 
 
 async def test_observe_zero_remaining_blocks_until_the_reset(limiter, clock):
-    limiter.observe("p", remaining=0, reset_seconds=12)
+    await limiter.observe("p", remaining=0, reset_seconds=12)
 
-    await limiter.acquire("p")
+    await limiter.acquire("p", Priority.INTERACTIVE)
 
     assert clock.monotonic() == pytest.approx(12)
 
 
-async def test_observe_zero_remaining_blocks_interactive_calls_too(limiter, clock):
-    limiter.observe("p", remaining=0, reset_seconds=30)
-
-    await limiter.acquire("p", Priority.INTERACTIVE)
-
-    assert clock.monotonic() == pytest.approx(30)
-
-
-async def test_observe_zero_remaining_without_reset_blocks_a_second(limiter, clock):
-    limiter.observe("p", remaining=0, reset_seconds=None)
-
-    await limiter.acquire("p")
-
-    assert clock.monotonic() == pytest.approx(6)  # 1 s blocked, then the empty bucket needs 6 s for a token
-
-
 async def test_observe_low_remaining_then_acquire_waits_for_the_reset_once_those_are_spent(limiter, clock):
-    limiter.observe("p", remaining=2, reset_seconds=20)
+    await limiter.observe("p", remaining=2, reset_seconds=20)
 
     await drain(limiter, 2)
     assert clock.monotonic() == pytest.approx(0)
     await drain(limiter, 1)
 
-    # The bucket refills faster than that, but the server said two until its window resets in 20 s.
     assert clock.monotonic() == pytest.approx(20)
 
 
@@ -165,14 +219,29 @@ async def test_observe_low_remaining_then_acquire_waits_for_the_reset_once_those
     [{"requests": 0}, {"per_seconds": 0}, {"background_share": 0}, {"background_share": 1.5}],
 )
 def test_rate_limit_refuses_nonsense(kwargs):
-    with pytest.raises(ValueError, match=r"rate limit|background_share"):
+    with pytest.raises(InvalidArgumentError, match=r"rate limit|background_share"):
         RateLimit(**kwargs)
 
 
-async def test_float_dust_in_the_bucket_never_stalls_acquire(clock):
-    """200/min refills 1/0.3 s; after many refills the bucket holds 0.9999999999999997 tokens, which once
-    produced a zero-length wait that never advanced the clock."""
-    limiter = RateLimiter(RateLimit(requests=200, per_seconds=60), clock=clock)
-    for _ in range(260):
-        await asyncio.wait_for(limiter.acquire("p"), timeout=5)
-    assert clock.monotonic() == pytest.approx(18, abs=0.5)  # 200 at once, then 60 at 0.3 s each
+async def test_two_limiters_on_one_sqlite_store_share_one_budget(clock, tmp_path):
+    """Two workers (limiters) on one store's budget: 10 a minute between them, not 10 each. The grants are
+    read off the store itself (a trigger copies each into an audit table): a caller's clock reading can be
+    stale by the time its attempt runs, and the store records the grant at its true place."""
+    store = SqliteStore(tmp_path / "pms.db")
+    first = RateLimiter(TEN_A_MINUTE, clock=clock, budget=store.budget)
+    second = RateLimiter(TEN_A_MINUTE, clock=clock, budget=store.budget)
+    await first.available("p")  # creates the budget's table
+    with sqlite3.connect(tmp_path / "pms.db") as db:
+        db.execute("CREATE TABLE audit (at REAL)")
+        db.execute(
+            "CREATE TRIGGER audit_grants AFTER INSERT ON pms_connect_budget WHEN new.lane != 'server'"
+            " BEGIN INSERT INTO audit VALUES (new.at); END"
+        )
+
+    await asyncio.gather(*(w.acquire("p") for _ in range(15) for w in (first, second)))
+
+    await store.aclose()
+    with sqlite3.connect(tmp_path / "pms.db") as db:
+        grants = [float(at) for (at,) in db.execute("SELECT at FROM audit")]
+    assert len(grants) == 30
+    assert worst_window(grants, 60) == 10

@@ -1,7 +1,7 @@
 """The Sikka transport layer: auth (request keys), Sikka's error codes, envelopes and pages.
 
 Resources (``_resources.py`` and friends) know only paths, parameters and row types; everything about
-talking to Sikka lives here, on top of the shared :class:`~pms_connect.http.HttpPipeline`.
+talking to Sikka lives here, on top of the shared [HttpPipeline][pms_connect.http.HttpPipeline].
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from pms_connect.pagination import AsyncPager, Page
 from pms_connect.ratelimit import Priority, RateLimit, RateLimiter
 from pms_connect.sikka import _wire as w
 from pms_connect.sikka.credentials import SikkaCredentials
+from pms_connect.stores import RateBudget
 from pms_connect.tokens import Token, TokenManager, TokenStore
 
 __all__ = ["DEFAULT_BASE_URL", "MAX_PAGE_SIZE", "SikkaClient", "SikkaPage", "classify_sikka_response"]
@@ -213,6 +214,7 @@ class SikkaClient:
         retry: RetryPolicy | None = None,
         timeout: float = 30.0,
         limiter: RateLimiter | None = None,
+        budget: RateBudget | None = None,
         rng: random.Random | None = None,
     ) -> None:
         if http_client is not None and transport is not None:
@@ -226,7 +228,7 @@ class SikkaClient:
         self.pipeline = HttpPipeline(
             client=client,
             owns_client=http_client is None,
-            limiter=limiter or RateLimiter(rate_limit, clock=self.clock),
+            limiter=limiter or RateLimiter(rate_limit, clock=self.clock, budget=budget),
             classify=classify_sikka_response,
             retry=retry,
             clock=self.clock,

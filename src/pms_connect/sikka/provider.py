@@ -1,4 +1,5 @@
-"""``SikkaProvider``: one practice at Sikka ONE, behind the provider-neutral :class:`PmsProvider` surface."""
+"""``SikkaProvider``: one practice at Sikka ONE, behind the provider-neutral
+[PmsProvider][pms_connect.protocol.PmsProvider] surface."""
 
 from __future__ import annotations
 
@@ -84,27 +85,29 @@ class SikkaProvider:
     """A practice at Sikka ONE.
 
     ``timezone`` is the practice's IANA zone: Sikka sends wall-clock times without one. Pass either an
-    ``http_client`` you own (it is not closed by :meth:`aclose`) or a ``transport`` (e.g. the sandbox's).
-    ``rate_limit`` is requests per minute (or a :class:`RateLimit`); a shared :class:`RateLimiter` can be
-    passed as ``limiter`` so several providers spend one budget. With ``check_spu=True`` a write is refused
-    at once (:class:`~pms_connect.errors.PreconditionFailedError`) while the practice's utility is offline,
-    instead of being queued until it comes back. ``status_values`` names the practice's own status for
-    ``"cancel"`` and ``"confirm"`` when its names do not say so (e.g. ``{"confirm": "CONF-TEXT"}``).
+    ``http_client`` you own (it is not closed by [aclose][pms_connect.sikka.SikkaProvider.aclose]) or a
+    ``transport`` (e.g. the sandbox's). ``rate_limit`` is requests per minute (or a
+    [RateLimit][pms_connect.ratelimit.RateLimit]); a shared [RateLimiter][pms_connect.ratelimit.RateLimiter] can
+    be passed as ``limiter`` so several providers spend one budget. With ``check_spu=True`` a write is refused
+    at once ([PreconditionFailedError][pms_connect.errors.PreconditionFailedError]) while the practice's utility
+    is offline, instead of being queued until it comes back. ``status_values`` names the practice's own status
+    for ``"cancel"`` and ``"confirm"`` when its names do not say so (e.g. ``{"confirm": "CONF-TEXT"}``).
     Pass one ``writeback_poller`` to many providers (say, every practice a worker serves) and it tracks all
     their writes together, one request a round per Sikka app.
 
     ``pms_fields`` names the practice's own values for the fields some PMSs require on a write (OrthoTrac:
     ``staff`` and ``type``; Dolphin: ``user``, ``status``, ``type``; Planet DDS: ``production_type``; ClearDent:
     ``status``, ``type``, ``user``; from Sikka's ``writeback_details``): without them such a write is refused
-    before sending with :class:`~pms_connect.errors.UnsupportedOperationError` naming what is missing.
+    before sending with [UnsupportedOperationError][pms_connect.errors.UnsupportedOperationError] naming what is
+    missing.
 
     ``negative_payments`` decides the sign a payment's positive ``amount`` takes on the wire: negative (a
     credit), as Sikka's only documented ``POST transaction`` example posts a cash payment (``"-39.30"``) and as
     its ledger lists payments; ``False`` sends it positive.
 
     ``store`` is what the deployment's workers share (request keys, the write journal, slot claims, the
-    booking lock): the default :class:`~pms_connect.stores.MemoryStore` serves one process,
-    :class:`~pms_connect.stores.SqliteStore` the processes of a host. ``reconcile_window`` is how long after
+    booking lock): the default [MemoryStore][pms_connect.stores.MemoryStore] serves one process,
+    [SqliteStore][pms_connect.stores.SqliteStore] the processes of a host. ``reconcile_window`` is how long after
     sending a write whose answer was lost may still appear in Sikka's writeback log; not logged by then, it
     ends ``not_applied``.
     """
@@ -138,40 +141,60 @@ class SikkaProvider:
         if reconcile_window <= timedelta(0):
             raise InvalidArgumentError("reconcile_window must be positive")
         self.credentials = credentials
+        """The app and practice credentials this provider authenticates with."""
         self.timezone = _windows.resolve_zone(timezone)
+        """The practice's zone (a ``ZoneInfo``): Sikka's wall-clock times are read, and written, in it."""
         self.store: Store = store if store is not None else MemoryStore()
+        """What the deployment's workers share: request keys, the write journal, slot claims, locks."""
         self.client = SikkaClient(
             credentials,
             base_url=base_url,
             http_client=http_client,
             transport=transport,
             token_store=self.store.tokens,
+            budget=self.store.budget,
             rate_limit=rate_limit,
             limiter=limiter,
             clock=clock,
             retry=retry,
             timeout=timeout,
         )
+        """The Sikka HTTP client (request keys, rate limit, retries) the resources send through; internal."""
         self.clock = self.client.clock
+        """The time source (the system clock unless one was given): every cache, deadline and poll uses it."""
         self.page_size = page_size
+        """How many rows a list asks Sikka for per page."""
         self.check_spu = check_spu
+        """Whether writes are refused while the practice's utility is offline (see the class docstring)."""
         self.status_values = dict(status_values or {})
+        """The practice's own status names for ``"cancel"`` and ``"confirm"``, where given."""
         self.negative_payments = negative_payments
+        """Whether a payment's amount is sent negative (a credit), as Sikka's example does."""
         self.pms_fields = {
             check_id(k, "a pms_fields name"): check_text(v, f"pms_fields[{k!r}]", max_length=100)
             for k, v in (pms_fields or {}).items()
         }
+        """The practice's values for the fields its PMS requires on a write, checked."""
         self.reference_ttl = reference_ttl
+        """How long reference data (providers, chairs, statuses, features, the practice) is cached."""
         self._practice_info: tuple[float, PracticeInfo] | None = None
         self._reference: dict[str, tuple[float, Any]] = {}
         self.practices = Practices(self)
+        """[Practices][pms_connect.sikka._resources.Practices]: the practices the credentials reach."""
         self.providers = Providers(self)
+        """[Providers][pms_connect.sikka._resources.Providers]: the practice's providers."""
         self.operatories = Operatories(self)
+        """[Operatories][pms_connect.sikka._resources.Operatories]: the practice's chairs."""
         self.appointments = Appointments(self)
+        """[Appointments][pms_connect.sikka._resources.Appointments]: the book, open slots, appointment writes."""
         self.patients = Patients(self)
+        """[Patients][pms_connect.sikka._resources.Patients]: charts, search, caller matching, new patients."""
         self.insurance = Insurance(self)
+        """[Insurance][pms_connect.sikka._resources.Insurance]: carriers and coverage."""
         self.payments = Payments(self)
+        """[Payments][pms_connect.sikka._resources.Payments]: the ledger and payment posting."""
         self.writeback_source = SikkaWritebackSource(self, reconcile_window=reconcile_window)
+        """How the poller asks Sikka about this practice's writes (its writeback log and status); internal."""
         if writeback_poller is not None and writeback_poller.journal is not self.store.journal:
             raise InvalidArgumentError("a shared writeback_poller must use this provider's store's journal")
         poller = writeback_poller or WritebackPoller(
@@ -180,11 +203,17 @@ class SikkaProvider:
         self.writebacks = BoundWritebacks(
             poller, self.writeback_source, practice=self.practice_key, owns_poller=writeback_poller is None
         )
+        """[BoundWritebacks][pms_connect.writeback.BoundWritebacks]: following this practice's writes to their
+        outcome (``status``, ``wait``, ``cancel``, ``on_complete``)."""
         self.guard = BookingGuard(self.store, practice=self.practice_key, clock=self.clock)
+        """The [BookingGuard][pms_connect.booking.BookingGuard] that checks and claims a slot for every write
+        that books or moves an appointment."""
         self.writes = SikkaWrites(self)
+        """The writes behind the resources' write methods (validated, journaled, sent once); internal."""
 
     @property
     def practice_id(self) -> str:
+        """The practice of the office this provider reads and writes (from the credentials)."""
         return self.credentials.practice_id
 
     @property
@@ -197,11 +226,14 @@ class SikkaProvider:
         return self.clock.now().astimezone(self.timezone)
 
     def today(self) -> date:
+        """Today in the practice's zone: what "today" means for its book, whatever the server's zone."""
         return self.now().date()
 
     # -- lifecycle ----------------------------------------------------------------------------------------
 
     async def aclose(self) -> None:
+        """Stop following writes (their journal entries stay open for the next worker to resume) and close
+        the HTTP client, unless it was passed in as ``http_client``."""
         await self.writebacks.aclose()
         await self.client.aclose()
 
@@ -217,6 +249,7 @@ class SikkaProvider:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        """[aclose][pms_connect.sikka.SikkaProvider.aclose]."""
         await self.aclose()
 
     # -- the practice -------------------------------------------------------------------------------------
@@ -269,9 +302,12 @@ class SikkaProvider:
         self._practice_info = None
 
     async def known_providers(self) -> list[Provider]:
+        """Every provider of the practice, cached for ``reference_ttl``: slot searches and writes check ids
+        against it without a request each time."""
         return await self._cached("providers", self.providers.list().all)
 
     async def known_operatories(self) -> list[Operatory]:
+        """Every visible chair of the practice, cached for ``reference_ttl``, for the same reason."""
         return await self._cached("operatories", self.operatories.list().all)
 
     async def pms_rules(self) -> PmsRules:
@@ -279,7 +315,8 @@ class SikkaProvider:
         return rules_for((await self.practice_info()).pms_name)
 
     async def features(self) -> FeatureSet:
-        """:meth:`get_features`, cached."""
+        """[get_features][pms_connect.sikka.SikkaProvider.get_features], cached for ``reference_ttl``: what
+        every write checks first, so that a refused write costs no request."""
         return await self._cached("features", self.get_features)
 
     async def payment_types(self) -> dict[str, str]:
@@ -383,6 +420,7 @@ class SikkaProvider:
         return found
 
     def __repr__(self) -> str:
+        """Office, practice and zone only: no credentials, so a provider can be logged."""
         return (
             f"SikkaProvider(office_id={self.credentials.office_id!r}, practice_id={self.practice_id!r}, "
             f"timezone={self.timezone.key!r})"

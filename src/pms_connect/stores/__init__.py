@@ -1,27 +1,34 @@
 """Stores: what every worker process of a deployment shares, behind one object.
 
-* :class:`MemoryStore` (the default): one process.
-* :class:`SqliteStore`: the processes of one host, through one SQLite file.
+* [MemoryStore][pms_connect.stores.MemoryStore] (the default): one process.
+* [SqliteStore][pms_connect.stores.SqliteStore]: the processes of one host, through one SQLite file.
+* [RedisStore][pms_connect.stores.RedisStore]: the workers of many hosts, through one Redis (extra ``redis``).
 
-A store holds the request keys (with a refresh lock), the write journal (every write's intent, recorded
-before it is sent, its tracking id and its outcome), the slot claims of bookings in flight (journal entries
-with a :class:`SlotClaim`) and named locks (a practice's booking lock). Pass one to a provider::
+A store holds the request keys (with a refresh lock), the exact rate budget, the write journal (every
+write's intent, recorded before it is sent, its tracking id and its outcome), the slot claims of bookings in
+flight (journal entries with a [SlotClaim][pms_connect.stores.SlotClaim]), named locks (a practice's booking
+lock) and leases (a poller leader per Sikka app). Pass one to a provider::
 
     SikkaProvider(credentials, timezone="America/Chicago", store=SqliteStore("pms.db", vault=vault))
 """
 
 from pms_connect.stores._journal import JournalEntry, JournalState, SlotClaim, new_entry_id
-from pms_connect.stores._memory import MemoryJournal, MemoryStore
-from pms_connect.stores._protocol import Store, WriteJournal
-from pms_connect.stores._sqlite import SqliteJournal, SqliteStore
+from pms_connect.stores._memory import MemoryBudget, MemoryJournal, MemoryStore
+from pms_connect.stores._protocol import RateBudget, Store, WriteJournal
+from pms_connect.stores._redis import RedisStore
+from pms_connect.stores._sqlite import SqliteBudget, SqliteJournal, SqliteStore
 from pms_connect.stores._sqlite_tokens import SqliteTokenStore
 
 __all__ = [
     "JournalEntry",
     "JournalState",
+    "MemoryBudget",
     "MemoryJournal",
     "MemoryStore",
+    "RateBudget",
+    "RedisStore",
     "SlotClaim",
+    "SqliteBudget",
     "SqliteJournal",
     "SqliteStore",
     "SqliteTokenStore",

@@ -9,10 +9,11 @@ from datetime import datetime, timedelta
 
 from pms_connect.errors import LockTimeoutError
 from pms_connect.models import WritebackResult
+from pms_connect.stores._budget import SERVER_LANE, grant
 from pms_connect.stores._journal import JournalEntry
 from pms_connect.tokens import InMemoryTokenStore
 
-__all__ = ["MemoryJournal", "MemoryStore"]
+__all__ = ["MemoryBudget", "MemoryJournal", "MemoryStore"]
 
 _RETENTION = timedelta(days=7)
 _PRUNE_EVERY = 1000
@@ -109,6 +110,32 @@ class MemoryJournal:
         return f"MemoryJournal(entries={len(self._entries)})"
 
 
+class MemoryBudget:
+    """The budget's sliding logs in a dict: one process."""
+
+    def __init__(self) -> None:
+        self._logs: dict[str, list[tuple[float, str]]] = {}
+
+    def _log(self, key: str, now: float, window: float) -> list[tuple[float, str]]:
+        log = [grant for grant in self._logs.get(key, ()) if grant[0] > now - window]
+        self._logs[key] = log
+        return log
+
+    async def take(
+        self, key: str, *, now: float, window: float, limit: int, lane: str, lane_limit: int | None
+    ) -> float:
+        wait, _, self._logs[key] = grant(
+            self._logs.get(key, ()), now=now, window=window, limit=limit, lane=lane, lane_limit=lane_limit
+        )
+        return wait
+
+    async def block(self, key: str, *, now: float, window: float, count: int, until: float) -> None:
+        self._log(key, now, window).extend([(until - window, SERVER_LANE)] * count)
+
+    async def used(self, key: str, *, now: float, window: float) -> int:
+        return len(self._log(key, now, window))
+
+
 class MemoryStore:
     """Tokens, journal and locks in this process's memory: right for one process (the default).
 
@@ -119,6 +146,8 @@ class MemoryStore:
     def __init__(self, *, lock_timeout: float = 30.0) -> None:
         self._tokens = InMemoryTokenStore()
         self._journal = MemoryJournal()
+        self._budget = MemoryBudget()
+        self._leases: dict[str, tuple[str, float]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._lock_timeout = lock_timeout
 
@@ -129,6 +158,17 @@ class MemoryStore:
     @property
     def journal(self) -> MemoryJournal:
         return self._journal
+
+    @property
+    def budget(self) -> MemoryBudget:
+        return self._budget
+
+    async def lease(self, name: str, holder: str, *, ttl: float, now: float) -> bool:
+        current = self._leases.get(name)
+        if current is not None and current[0] != holder and current[1] > now:
+            return False
+        self._leases[name] = (holder, now + ttl)
+        return True
 
     @contextlib.asynccontextmanager
     async def lock(self, name: str) -> AsyncIterator[None]:

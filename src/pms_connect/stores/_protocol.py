@@ -1,15 +1,16 @@
-"""The :class:`Store` protocol: what every worker of a deployment must share, behind one object.
+"""The ``Store`` protocol: what every worker of a deployment must share, behind one object.
 
 A store has three parts, each its own protocol so that a backend implements them with its own primitives:
 
-* ``tokens``: a :class:`~pms_connect.tokens.TokenStore` (request keys, with a refresh lock);
-* ``journal``: a :class:`WriteJournal` (every write's intent, tracking id and outcome; the slot claims of
+* ``tokens``: a [TokenStore][pms_connect.tokens.TokenStore] (request keys, with a refresh lock);
+* ``journal``: a ``WriteJournal`` (every write's intent, tracking id and outcome; the slot claims of
   bookings in flight are journal entries too, so holds and writes can never disagree);
+* ``budget``: a ``RateBudget``, the exact rate budget every worker spends from;
 * ``lock(name)``: a named lock held across every worker sharing the store (a practice's booking lock),
-  released when its holder exits or dies.
+  released when its holder exits or dies; ``lease(name, holder)``: a renewable lease (poller leadership).
 
-Every method raises :class:`~pms_connect.errors.StoreError` (or its :class:`~pms_connect.errors.
-LockTimeoutError`) when the backend fails; nothing else escapes.
+Every method raises [StoreError][pms_connect.errors.StoreError] (or its
+[LockTimeoutError][pms_connect.errors.LockTimeoutError]) when the backend fails; nothing else escapes.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pms_connect.models import WritebackResult
 from pms_connect.stores._journal import JournalEntry
 from pms_connect.tokens import TokenStore
 
-__all__ = ["Store", "WriteJournal"]
+__all__ = ["RateBudget", "Store", "WriteJournal"]
 
 
 @runtime_checkable
@@ -71,6 +72,27 @@ class WriteJournal(Protocol):
 
 
 @runtime_checkable
+class RateBudget(Protocol):
+    """Grants of a rate budget, shared by everyone using the store: a sliding log per budget key, each grant
+    tagged with its lane (the rule is ``pms_connect.stores._budget.grant``). Times are epoch seconds. Every
+    method is atomic."""
+
+    async def take(
+        self, key: str, *, now: float, window: float, limit: int, lane: str, lane_limit: int | None
+    ) -> float:
+        """Record a grant and return 0 if one fits now; else record nothing and return how long to wait."""
+        ...
+
+    async def block(self, key: str, *, now: float, window: float, count: int, until: float) -> None:
+        """Hold ``count`` grants' room until ``until`` (the server said fewer requests are left)."""
+        ...
+
+    async def used(self, key: str, *, now: float, window: float) -> int:
+        """Grants (phantoms included) inside the window."""
+        ...
+
+
+@runtime_checkable
 class Store(Protocol):
     """What every worker of a deployment shares. ``MemoryStore`` (one process, the default), ``SqliteStore``
     (processes on one host) and, for a fleet, a Redis backend implement it."""
@@ -80,6 +102,14 @@ class Store(Protocol):
 
     @property
     def journal(self) -> WriteJournal: ...
+
+    @property
+    def budget(self) -> RateBudget: ...
+
+    async def lease(self, name: str, holder: str, *, ttl: float, now: float) -> bool:
+        """Take or renew the lease ``name`` for ``holder`` until ``now + ttl``; False while someone else holds
+        it (a poller leader per Sikka app uses this: a dead leader's lease runs out)."""
+        ...
 
     def lock(self, name: str) -> AbstractAsyncContextManager[None]:
         """Hold ``name`` against every worker sharing this store; raise ``LockTimeoutError`` rather than wait

@@ -29,6 +29,7 @@ from pydantic import ValidationError
 
 from pms_connect.errors import StoreError, VaultError
 from pms_connect.models import WritebackResult
+from pms_connect.stores._budget import SERVER_LANE, grant
 from pms_connect.stores._journal import JournalEntry, JournalState
 from pms_connect.stores._sqlite_files import create_private_file, database_path
 from pms_connect.stores._sqlite_locks import FileLocks
@@ -37,7 +38,7 @@ from pms_connect.stores._sqlite_tokens import SqliteTokenStore
 if TYPE_CHECKING:
     from pms_connect.vault import CredentialVault
 
-__all__ = ["SqliteJournal", "SqliteStore"]
+__all__ = ["SqliteBudget", "SqliteJournal", "SqliteStore"]
 
 T = TypeVar("T")
 
@@ -296,6 +297,72 @@ class SqliteJournal:
                 self._conn = None
 
 
+class SqliteBudget:
+    """The budget's sliding logs in a table of the store's file: every process of the host spends from it.
+    Each grant is one immediate transaction (read the key's log, decide, append), so two processes never both
+    take the last room."""
+
+    _SCHEMA = (
+        "CREATE TABLE IF NOT EXISTS pms_connect_budget (key TEXT NOT NULL, at REAL NOT NULL, lane TEXT NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS pms_connect_budget_key ON pms_connect_budget (key, at)",
+        "CREATE TABLE IF NOT EXISTS pms_connect_leases"
+        " (name TEXT PRIMARY KEY, holder TEXT NOT NULL, until REAL NOT NULL)",
+    )
+
+    def __init__(self, journal: SqliteJournal) -> None:
+        self._journal = journal  # shares the journal's connection and thread discipline
+        self._ready = False
+
+    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        def with_schema(conn: sqlite3.Connection) -> T:
+            if not self._ready:
+                for statement in self._SCHEMA:
+                    conn.execute(statement)
+                self._ready = True
+            return work(conn)
+
+        return await self._journal._run(with_schema, write=True)
+
+    @staticmethod
+    def _log(conn: sqlite3.Connection, key: str, now: float, window: float) -> list[tuple[float, str]]:
+        conn.execute("DELETE FROM pms_connect_budget WHERE key = ? AND at <= ?", (key, now - window))
+        rows = conn.execute("SELECT at, lane FROM pms_connect_budget WHERE key = ?", (key,)).fetchall()
+        return [(float(at), str(lane)) for at, lane in rows]
+
+    async def take(
+        self, key: str, *, now: float, window: float, limit: int, lane: str, lane_limit: int | None
+    ) -> float:
+        def work(conn: sqlite3.Connection) -> float:
+            log = self._log(conn, key, now, window)
+            wait, at, _ = grant(log, now=now, window=window, limit=limit, lane=lane, lane_limit=lane_limit)
+            if wait <= 0:
+                conn.execute("INSERT INTO pms_connect_budget (key, at, lane) VALUES (?, ?, ?)", (key, at, lane))
+            return wait
+
+        return await self._run(work)
+
+    async def block(self, key: str, *, now: float, window: float, count: int, until: float) -> None:
+        rows = [(key, until - window, SERVER_LANE)] * count
+        await self._run(lambda c: c.executemany("INSERT INTO pms_connect_budget VALUES (?, ?, ?)", rows))
+
+    async def used(self, key: str, *, now: float, window: float) -> int:
+        return await self._run(lambda c: len(self._log(c, key, now, window)))
+
+    async def lease(self, name: str, holder: str, *, ttl: float, now: float) -> bool:
+        def work(conn: sqlite3.Connection) -> bool:
+            row = conn.execute("SELECT holder, until FROM pms_connect_leases WHERE name = ?", (name,)).fetchone()
+            if row is not None and row[0] != holder and float(row[1]) > now:
+                return False
+            conn.execute(
+                "INSERT INTO pms_connect_leases (name, holder, until) VALUES (?, ?, ?) ON CONFLICT (name)"
+                " DO UPDATE SET holder = excluded.holder, until = excluded.until",
+                (name, holder, now + ttl),
+            )
+            return True
+
+        return await self._run(work)
+
+
 class SqliteStore:
     """Tokens, journal and locks in one SQLite file, shared by the processes of one host.
 
@@ -316,6 +383,7 @@ class SqliteStore:
         self._vault = vault
         self._tokens = SqliteTokenStore(self._path, vault, lock_timeout=lock_timeout, busy_timeout=busy_timeout)
         self._journal = SqliteJournal(self._path, vault=vault, busy_timeout=busy_timeout)
+        self._budget = SqliteBudget(self._journal)
         self._locks = FileLocks(self._path, timeout=lock_timeout)
 
     @property
@@ -329,6 +397,13 @@ class SqliteStore:
     @property
     def journal(self) -> SqliteJournal:
         return self._journal
+
+    @property
+    def budget(self) -> SqliteBudget:
+        return self._budget
+
+    async def lease(self, name: str, holder: str, *, ttl: float, now: float) -> bool:
+        return await self._budget.lease(name, holder, ttl=ttl, now=now)
 
     @contextlib.asynccontextmanager
     async def lock(self, name: str) -> AsyncIterator[None]:

@@ -5,7 +5,7 @@ holding an open ``BEGIN IMMEDIATE`` transaction on it. The operating system drop
 connection closes or its process dies (even by SIGKILL), so a crashed worker never leaves a stale lock, and
 per-name files mean one practice's lock never holds up another's. Acquisition never blocks the event loop:
 each attempt runs in a worker thread with a zero busy timeout; between attempts the task sleeps with a short
-jittered backoff; after ``timeout`` seconds :class:`~pms_connect.errors.LockTimeoutError` is raised.
+jittered backoff; after ``timeout`` seconds [LockTimeoutError][pms_connect.errors.LockTimeoutError] is raised.
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
-"""A :class:`~pms_connect.tokens.TokenStore` in a SQLite file, shared safely by worker processes.
+"""A [TokenStore][pms_connect.tokens.TokenStore] in a SQLite file, shared safely by worker processes.
 
 Tokens live in one table of the database file, as JSON, sealed by a
-:class:`~pms_connect.vault.CredentialVault` when one is given (the store key is the sealing context, so
+[CredentialVault][pms_connect.vault.CredentialVault] when one is given (the store key is the sealing context, so
 a row copied under another key does not open). Without a vault the request and refresh keys are stored
 in clear: the file is created with mode 600, but anyone who can read it can use them.
 
-The refresh lock of each key is a :class:`~pms_connect.stores._sqlite_locks.FileLocks` lock: held across
+The refresh lock of each key is a [FileLocks][pms_connect.stores._sqlite_locks.FileLocks] lock: held across
 processes, dropped by the operating system if the holder dies, never waited on for ever.
 
 Like every SQLite database, the file must be on a local file system: network file systems (NFS, SMB)

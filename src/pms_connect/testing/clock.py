@@ -19,7 +19,7 @@ class FakeClock(Clock):
     (pollers, rate limiters, refreshes) interleaves as it would in real time, only without the waiting.
     """
 
-    def __init__(self, start: datetime | None = None, *, yields: int = 5) -> None:
+    def __init__(self, start: datetime | None = None, *, yields: int = 20) -> None:
         start = start or datetime(2026, 12, 1, 14, 0, tzinfo=timezone.utc)
         if start.tzinfo is None:
             raise ValueError("FakeClock needs an aware start time")
@@ -30,9 +30,11 @@ class FakeClock(Clock):
         self._counter = itertools.count()
 
     def now(self) -> datetime:
+        """The virtual time, aware, in UTC: the start time plus every step taken so far."""
         return self._start + timedelta(seconds=self._offset)
 
     def monotonic(self) -> float:
+        """Virtual seconds since the clock was made: what rate limiters and caches measure intervals with."""
         return self._offset
 
     def advance(self, seconds: float | timedelta) -> None:
@@ -47,6 +49,8 @@ class FakeClock(Clock):
         self.advance((when - self.now()).total_seconds())
 
     async def sleep(self, seconds: float) -> None:
+        """Wait until every earlier sleeper has woken, then jump time to this one's wake-up: code that sleeps
+        minutes finishes at once, in the order real time would have run it."""
         entry = (self._offset + max(0.0, seconds), next(self._counter))
         heapq.heappush(self._sleepers, entry)
         try:

@@ -1,0 +1,59 @@
+"""The rate budget's rule, as a sliding log: exact, so that no window of ``window`` seconds ever holds more
+than ``limit`` grants of a key (a token bucket starts full and refills continuously, so its first window can
+hold twice its rate).
+
+Every backend keeps, per budget key, the times of the grants still inside the window, each tagged with its
+lane; a grant is recorded only if the key has fewer than ``limit`` and its lane fewer than ``lane_limit``.
+``block`` records phantom grants, so that the server's own count (``X-Rate-Limit-Remaining``) can only shrink
+what is left. MemoryStore and SqliteStore apply ``decide`` to their log; RedisStore runs the same rule as
+one server-side script.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = ["SERVER_LANE", "decide", "grant"]
+
+SERVER_LANE = "server"
+"""The lane of phantom grants standing for requests the server counted that this store did not see."""
+
+
+def decide(
+    log: Sequence[tuple[float, str]], *, now: float, window: float, limit: int, lane: str, lane_limit: int | None
+) -> float:
+    """Seconds to wait before a grant in ``lane`` fits (0: it fits now), given the grants ``log`` holds as
+    ``(time, lane)``, all inside ``(now - window, now]``. The wait is until the oldest grant whose expiry makes
+    room has left the window."""
+    wait = 0.0
+    times = sorted(at for at, _ in log)
+    if len(times) >= limit:
+        wait = times[len(times) - limit] + window - now
+    if lane_limit is not None:
+        own = sorted(at for at, tag in log if tag == lane)
+        if len(own) >= lane_limit:
+            wait = max(wait, own[len(own) - lane_limit] + window - now)
+    return max(0.0, wait)
+
+
+def grant(
+    log: Sequence[tuple[float, str]],
+    *,
+    now: float,
+    window: float,
+    limit: int,
+    lane: str,
+    lane_limit: int | None,
+) -> tuple[float, float, list[tuple[float, str]]]:
+    """One attempt on a key's ``log``: ``(wait, at, log)``, where ``log`` is what to keep (the grants still in
+    the window, plus the new one at ``at`` when ``wait`` is 0).
+
+    ``at`` is never earlier than the key's latest grant: a caller's clock reading can be stale by the time
+    its attempt runs (another worker went first), and a grant recorded in the past would leave the window
+    early and let one more through than the budget allows."""
+    at = max([now, *(t for t, tag in log if tag != SERVER_LANE)])
+    kept = [(t, tag) for t, tag in log if t > at - window]
+    wait = decide(kept, now=at, window=window, limit=limit, lane=lane, lane_limit=lane_limit)
+    if wait <= 0:
+        kept.append((at, lane))
+    return wait, at, kept
