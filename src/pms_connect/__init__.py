@@ -56,6 +56,7 @@ from pms_connect.tokens import InMemoryTokenStore, Token, TokenManager, TokenSto
 from pms_connect.vault import CredentialVault
 
 __version__ = "0.1.0.dev0"
+"""The package's version (PEP 440)."""
 
 __all__ = [
     "AmbiguousPatientError",

@@ -1,9 +1,9 @@
 """The synchronous facade: the same surface as any async provider, for scripts, Django/Flask and notebooks.
 
-There is no second implementation. :func:`connect` starts an event loop in a background thread (anyio's
-``BlockingPortal``) and proxies every attribute of the provider: coroutine methods run in that loop and
-return their result; pagers become :class:`SyncPager` (iterate them with ``for``); resource namespaces
-become proxies themselves::
+There is no second implementation. [connect][pms_connect.blocking.connect] starts an event loop in a background
+thread (anyio's ``BlockingPortal``) and proxies every attribute of the provider: coroutine methods run in that
+loop and return their result; pagers become [SyncPager][pms_connect.blocking.SyncPager] (iterate them with
+``for``); resource namespaces become proxies themselves:
 
     from pms_connect.blocking import connect
 
@@ -40,13 +40,16 @@ _PLAIN = (BaseModel, str, bytes, int, float, bool, Decimal, date, datetime, time
 
 
 class SyncPager(Generic[T]):
-    """An :class:`AsyncPager` for synchronous code: iterate it, or call ``all()`` / ``first()``."""
+    """An [AsyncPager][pms_connect.pagination.AsyncPager] for synchronous code: iterate it, or call ``all()`` /
+    ``first()``."""
 
     def __init__(self, pager: AsyncPager[T], portal: BlockingPortal) -> None:
         self._pager = pager
         self._portal = portal
 
     def pages(self) -> Iterator[Page[T]]:
+        """Every page in order, as [AsyncPager.pages][pms_connect.pagination.AsyncPager.pages]; leaving the
+        loop early closes the pages fetched ahead."""
         pages = self._pager.pages()
         try:
             while True:
@@ -58,14 +61,17 @@ class SyncPager(Generic[T]):
             self._portal.call(pages.aclose)
 
     def __iter__(self) -> Iterator[T]:
+        """``for item in pager``: every item, page by page."""
         # One hop into the loop per page, not per item.
         for page in self.pages():
             yield from page.items
 
     def all(self) -> list[T]:
+        """Every item in one list (one call into the loop for the whole list)."""
         return self._portal.call(self._pager.all)
 
     def first(self) -> T | None:
+        """The first item, or None; fetches one page."""
         return self._portal.call(self._pager.first)
 
 
@@ -126,6 +132,8 @@ class BlockingProvider(_Proxy):
         return self._target
 
     def close(self) -> None:
+        """Close the provider and stop the loop's thread; without it the thread outlives the script's work.
+        Safe to call more than once."""
         if self._closed:
             return
         self._closed = True
@@ -137,6 +145,7 @@ class BlockingProvider(_Proxy):
             self._stack.close()
 
     def __enter__(self) -> BlockingProvider:
+        """``with connect(...) as pms``: the provider, closed on leaving the block."""
         return self
 
     def __exit__(
@@ -145,11 +154,12 @@ class BlockingProvider(_Proxy):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        """[close][pms_connect.blocking.BlockingProvider.close]."""
         self.close()
 
 
 def connect(provider: object) -> BlockingProvider:
-    """Drive ``provider`` (any async :class:`~pms_connect.protocol.PmsProvider`) from synchronous code."""
+    """Drive ``provider`` (any async [PmsProvider][pms_connect.protocol.PmsProvider]) from synchronous code."""
     stack = contextlib.ExitStack()
     portal = stack.enter_context(start_blocking_portal(backend="asyncio"))
     return BlockingProvider(provider, portal, stack)

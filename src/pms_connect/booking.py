@@ -4,9 +4,9 @@ A booking's (or reschedule's) check and its claim are one step under the practic
 store, so every worker sharing the store sees every claim:
 
 1. read the PMS's appointments over the slot, and the journal's slot claims that still hold;
-2. refuse with :class:`~pms_connect.errors.SlotUnavailableError` if the provider (as provider or hygienist)
-   or the chair is taken, else pick the chair;
-3. record the write's journal entry carrying its :class:`~pms_connect.stores.SlotClaim`, still under the
+2. refuse with [SlotUnavailableError][pms_connect.errors.SlotUnavailableError] if the provider (as provider or
+   hygienist) or the chair is taken, else pick the chair;
+3. record the write's journal entry carrying its [SlotClaim][pms_connect.stores.SlotClaim], still under the
    lock. The claim then covers the send, which happens after the lock is released, so that one slow PMS
    request never holds up the practice's other bookings.
 

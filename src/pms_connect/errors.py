@@ -1,6 +1,6 @@
 """The exception hierarchy of pms_connect.
 
-Every error the SDK raises derives from :class:`PmsError`::
+Every error the SDK raises derives from [PmsError][pms_connect.errors.PmsError]:
 
     PmsError
     ├── InvalidArgumentError          bad input, raised before any request is sent (also a ValueError)
@@ -21,7 +21,7 @@ Every error the SDK raises derives from :class:`PmsError`::
     ├── UnsupportedOperationError     the practice's PMS does not support the operation
     ├── DataReloadingError            the PMS bridge is reloading the practice's data: reads may be partial
     ├── WritebackFailedError          the PMS refused or never applied a queued write
-    ├── WaitTimeoutError              ``wait()`` gave up waiting; the write itself is still tracked
+    ├── WaitTimeoutError              wait() gave up waiting; the write itself is still tracked
     ├── StoreError                    the store (tokens, holds, journal) could not be read or written
     │   └── LockTimeoutError          another worker held a store lock for too long
     └── VaultError                    a credential could not be sealed or opened
@@ -75,11 +75,16 @@ class PmsError(Exception):
     ) -> None:
         super().__init__(message)
         self.message = message
+        """What went wrong, without PHI or secrets; ``str(error)`` adds the request, code and status."""
         self.code = code
+        """The provider's own error code, when it sent one."""
         self.status_code = status_code
+        """The HTTP status, when the PMS answered."""
         self.request = request
+        """A PHI-free summary of the request, such as ``"GET /v4/patients"``."""
 
     def __str__(self) -> str:
+        """The message, then the request, code and status: a log line says what failed where, without PHI."""
         details = [part for part in (self.request, self.code, self._status_text()) if part]
         return f"{self.message} ({', '.join(details)})" if details else self.message
 
@@ -87,6 +92,7 @@ class PmsError(Exception):
         return f"HTTP {self.status_code}" if self.status_code is not None else None
 
     def __repr__(self) -> str:
+        """The class and ``str(error)``, no more: a repr in a traceback shows no more than the message does."""
         return f"{type(self).__name__}({str(self)!r})"
 
 
@@ -112,6 +118,7 @@ class PmsConnectionError(PmsError):
     ) -> None:
         super().__init__(message, code=code, status_code=status_code, request=request)
         self.request_sent = request_sent
+        """False only when the request provably never left, so that it is safe to send again."""
 
 
 class PmsTimeoutError(PmsConnectionError):
@@ -134,7 +141,9 @@ class PmsStatusError(PmsError):
     ) -> None:
         super().__init__(message, code=code, status_code=status_code, request=request)
         self.body = body or {}
+        """The provider's raw error fields, as it sent them."""
         self.retryable = retryable
+        """False for a failure that a retry within seconds cannot fix."""
 
 
 class BadRequestError(PmsStatusError):
@@ -184,6 +193,7 @@ class RateLimitError(PmsStatusError):
             message, code=code, status_code=status_code, request=request, body=body, retryable=retryable
         )
         self.retry_after = retry_after
+        """The server's hint, in seconds, of when to try again; None without one."""
 
 
 class ServerError(PmsStatusError):

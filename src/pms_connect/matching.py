@@ -167,8 +167,8 @@ def _build_relation(table: Mapping[str, tuple[str, ...]]) -> dict[str, frozenset
     return {name: frozenset(names) for name, names in related.items()}
 
 
-#: Each name and the names it may stand for or be short for (nickname <-> full name only).
 NICKNAMES: Mapping[str, frozenset[str]] = _build_relation(_NICKNAME_TABLE)
+"""Each name and the names it may stand for or be short for (nickname <-> full name only)."""
 
 
 def normalize_name(text: str | None) -> str:
@@ -182,6 +182,8 @@ def normalize_name(text: str | None) -> str:
 
 
 def name_tokens(text: str | None) -> tuple[str, ...]:
+    """The words of a normalized name (``"José-Luis"`` -> ``("jose", "luis")``), so that a name part can match
+    on its own."""
     return tuple(normalize_name(text).split())
 
 
@@ -214,6 +216,8 @@ def same_last_name(given: str | None, stored: str | None) -> bool:
 
 
 def validate_birthdate(value: object) -> date | None:
+    """``value`` if it is None or a date; a datetime is refused, because its time and zone could shift the
+    day it names."""
     if value is None:
         return None
     if isinstance(value, datetime) or not isinstance(value, date):

@@ -1,6 +1,6 @@
 """Provider-neutral domain models.
 
-Every model is a frozen pydantic model. Money is :class:`~decimal.Decimal`; times are time-zone aware, in the
+Every model is a frozen pydantic model. Money is ``decimal.Decimal``; times are time-zone aware, in the
 practice's zone. Fields that hold PHI (names, birthdates, phones, emails, free text) are declared with
 ``repr=False`` so that a model's repr (and so a log line or traceback that prints one) never shows them.
 """
@@ -88,64 +88,96 @@ class FeatureSet(_Model):
     """Which reads and writes the practice's PMS supports."""
 
     pms_name: str | None = None
+    """The practice's PMS as the provider names it (e.g. ``"Dentrix"``), None when unknown."""
     capabilities: frozenset[Capability] = frozenset()
 
     def supports(self, capability: Capability) -> bool:
+        """Whether the practice supports ``capability``: ask before a write, so that an unsupported one can be
+        offered differently (a call-back, a message to the front desk) instead of failing at the PMS."""
         return capability in self.capabilities
 
     def __contains__(self, capability: object) -> bool:
+        """``capability in features``, the same test as [supports][pms_connect.models.FeatureSet.supports]."""
         return capability in self.capabilities
 
 
 class Practice(_Model):
+    """A practice (a location) the credentials give access to."""
+
     id: str
     name: str
     pms_name: str | None = None
+    """The practice's PMS, when the provider reports it with the practice."""
     office_id: str | None = None
+    """The provider's account id of the office the practice belongs to (Sikka: ``office_id``)."""
 
 
 class ProviderKind(str, enum.Enum):
+    """What a provider does, as far as scheduling cares: hygiene visits go to hygienists, the rest to dentists.
+
+    Derived from the PMS's provider type and specialty; ``other`` is staff or anything unrecognised.
+    """
+
     DENTIST = "dentist"
     HYGIENIST = "hygienist"
     OTHER = "other"
 
 
 class Provider(_Model):
+    """A dentist, hygienist or other provider of the practice, as the PMS lists them."""
+
     id: str
     first_name: str = ""
     last_name: str = ""
     kind: ProviderKind = ProviderKind.OTHER
     specialty: str | None = None
     active: bool = True
+    """False for a provider the PMS marks inactive (left the practice); such a provider is offered no slots."""
     hidden: bool = False
+    """True for a provider the PMS hides from its appointment book."""
     practice_id: str | None = None
 
     @property
     def display_name(self) -> str:
+        """``first_name last_name``, or the id when the PMS has no name: never empty, so always printable."""
         return f"{self.first_name} {self.last_name}".strip() or self.id
 
 
 class Operatory(_Model):
+    """A chair (operatory) of the practice; appointments and slots name it by ``id``."""
+
     id: str
     name: str
+    """The PMS's short name for the chair (e.g. ``"OP1"``); the id when it has none."""
     practice_id: str | None = None
     hidden: bool = False
+    """True for a chair the PMS hides from its appointment book: never booked by the SDK unless named."""
 
 
 class Appointment(_Model):
+    """An appointment in the practice's book, cancelled ones included (``cancelled`` says so)."""
+
     id: str
     practice_id: str | None = None
     patient_id: str | None = None
     provider_id: str | None = None
     hygienist_id: str | None = None
+    """The hygienist booked alongside the provider, if any: that hygienist is busy for the visit too."""
     operatory: str | None = None
+    """The chair's [Operatory.id][pms_connect.models.Operatory.id]."""
     start: AwareDatetime
+    """Aware, in the practice's zone."""
     duration: timedelta
     status: str | None = None
+    """The practice's own status name, as its PMS spells it (statuses differ from practice to practice)."""
     description: str | None = _phi()
+    """Free text from the PMS, None when there is none (PHI: kept out of the repr)."""
     cancelled: bool = False
+    """Whether the appointment is cancelled or broken (from the PMS's flag, else from its status name)."""
     confirmed: bool = False
+    """Whether the patient confirmed (from the PMS's flag, else from its status name)."""
     kind: str | None = None
+    """The PMS's appointment type, as it names it."""
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -155,6 +187,9 @@ class Appointment(_Model):
 
 
 class Patient(_Model):
+    """A patient's chart. Only ``id`` is required: the names default to ``""``, every other field to None.
+    Every personal field is PHI and kept out of the repr."""
+
     id: str
     first_name: str = _phi("")
     last_name: str = _phi("")
@@ -165,58 +200,84 @@ class Patient(_Model):
     work_phone: str | None = _phi()
     email: str | None = _phi()
     status: str | None = None
+    """The PMS's own patient status (e.g. active, inactive), as it spells it."""
     practice_id: str | None = None
     provider_id: str | None = None
+    """The patient's primary provider, when the PMS records one."""
     guarantor_id: str | None = None
+    """The patient responsible for the account (the PMS's guarantor); None when the PMS names none."""
 
     @property
     def phones(self) -> tuple[str, ...]:
+        """The phones on file (cell, home, work, in that order), blanks left out: what caller matching and
+        search compare a number with."""
         return tuple(p for p in (self.cell_phone, self.home_phone, self.work_phone) if p)
 
 
 class InsuranceCarrier(_Model):
+    """An insurance company the practice bills."""
+
     id: str
     name: str
     payer_id: str | None = None
+    """The carrier's electronic payer id (for claims), when the PMS has one."""
     phone: str | None = None
 
 
 class InsuranceCoverage(_Model):
+    """One insurance plan covering a patient."""
+
     patient_id: str
     carrier_id: str | None = None
+    """The [InsuranceCarrier.id][pms_connect.models.InsuranceCarrier.id] of the plan's carrier."""
     subscriber_id: str | None = _phi()
+    """The subscriber's member id at the carrier, None when unknown (PHI: kept out of the repr)."""
     kind: str | None = None
+    """The coverage's type, as the PMS names it."""
     relationship: str | None = None
+    """The patient's relationship to the subscriber, as the PMS names it (e.g. self, spouse, child)."""
     effective_date: date | None = None
     deductible_remaining: Decimal | None = None
 
 
 class Transaction(_Model):
+    """A ledger entry: a charge, a payment or an adjustment, as the PMS records it."""
+
     id: str
     patient_id: str | None = None
     provider_id: str | None = None
     kind: str
+    """The PMS's transaction type (e.g. procedure, payment, adjustment), as it names it."""
     date: dt.date
     amount: Decimal
+    """The amount as the PMS's ledger shows it (its sign is the PMS's convention)."""
     payment_type: str | None = None
+    """For a payment, the practice's payment type code."""
     description: str | None = _phi()
+    """The procedure or entry description, None when there is none (PHI: kept out of the repr)."""
 
 
 class ConnectionCheck(_Model):
-    """The outcome of :meth:`PmsProvider.test_connection`: never raised, always returned."""
+    """The outcome of [PmsProvider.test_connection][pms_connect.protocol.PmsProvider.test_connection]: never
+    raised, always returned, so that a health check or a setup screen can show why a practice is unreachable."""
 
     ok: bool
     practice_name: str | None = None
     pms_name: str | None = None
     latency_ms: float | None = None
+    """How long the whole check took, in milliseconds."""
     error: str | None = None
+    """Why the check failed (no secrets, no PHI), None when ``ok``."""
 
 
 class TimeSlot(_Model):
+    """An open slot: a provider free for the whole visit, in a chair that is free too."""
+
     start: AwareDatetime
     end: AwareDatetime
     provider_id: str | None = None
     operatory: str | None = None
+    """The chair to book it in, when the slot was found with one."""
 
     @property
     def duration(self) -> timedelta:
@@ -225,15 +286,22 @@ class TimeSlot(_Model):
 
 
 class MatchStatus(str, enum.Enum):
+    """How a caller matched: one chart (``exact``), several tied ones (``ambiguous``) or none (``none``)."""
+
     EXACT = "exact"
     AMBIGUOUS = "ambiguous"
     NONE = "none"
 
 
 class PatientMatch(_Model):
+    """Who is calling: the matched chart when ``exact``, the tied charts when ``ambiguous``. The SDK never
+    guesses between tied charts: ask the caller one more question (a birthdate) and match again."""
+
     status: MatchStatus
     patient: Patient | None = None
+    """The chart, when ``status`` is ``exact``."""
     candidates: tuple[Patient, ...] = ()
+    """The charts that tie, when ``status`` is ``ambiguous``."""
 
 
 class BookingRequest(_Model):
@@ -243,8 +311,11 @@ class BookingRequest(_Model):
     provider_id: str = Field(min_length=1)
     start: AwareDatetime
     duration: timedelta
+    """Positive, whole minutes."""
     operatory: str | None = None
+    """The chair to book; None lets the SDK pick a free one."""
     reason: str | None = _phi()
+    """The visit's reason or note, sent to the PMS; optional (PHI: kept out of the repr)."""
     practice_id: str | None = None
 
     @field_validator("duration")
@@ -258,24 +329,35 @@ class BookingRequest(_Model):
 
 
 class NewPatient(_Model):
+    """A patient to create: ``first_name`` and ``last_name`` are required, every other field defaults to None.
+    Every personal field is PHI and kept out of the repr."""
+
     first_name: str = Field(min_length=1, repr=False)
     last_name: str = Field(min_length=1, repr=False)
     birthdate: date | None = _phi()
     cell_phone: str | None = _phi()
     email: str | None = _phi()
     provider_id: str | None = None
+    """The patient's primary provider."""
     practice_id: str | None = None
 
 
 class PaymentRequest(_Model):
+    """A payment to post to a patient's ledger."""
+
     patient_id: str = Field(min_length=1)
     amount: Decimal
+    """Above zero, at most two decimal places (checked when it is posted); the provider decides the sign it
+    takes on the wire."""
     payment_type: str = Field(min_length=1)
+    """One of the practice's payment type codes."""
     provider_id: str | None = None
     guarantor_id: str | None = None
     date: dt.date | None = None
+    """The ledger date, not in the future; None means today in the practice's zone."""
     practice_id: str | None = None
     note: str | None = _phi()
+    """Sent to the PMS with the payment; optional (PHI: kept out of the repr)."""
 
     @field_validator("amount")
     @classmethod
@@ -286,6 +368,8 @@ class PaymentRequest(_Model):
 
 
 class WritebackKind(str, enum.Enum):
+    """Which kind of write a [Writeback][pms_connect.models.Writeback] handle follows."""
+
     BOOK_APPOINTMENT = "book_appointment"
     RESCHEDULE_APPOINTMENT = "reschedule_appointment"
     CHANGE_APPOINTMENT_STATUS = "change_appointment_status"
@@ -314,6 +398,7 @@ class WritebackState(str, enum.Enum):
 
     @property
     def terminal(self) -> bool:
+        """Whether the state is final: anything but ``pending`` never changes again."""
         return self is not WritebackState.PENDING
 
 
@@ -332,18 +417,23 @@ class Writeback(_Model):
     practice_id: str | None = None
     submitted_at: AwareDatetime
     deadline: AwareDatetime | None = None
+    """When a still-pending write stops being useful (a booking: its start); it then ends ``timed_out``."""
     appointment_id: str | None = None
+    """The appointment a reschedule or status change is about."""
     writeback_id: str | None = None
     acknowledged: bool = True
 
 
 class WritebackResult(_Model):
-    """The outcome of a write. ``handle_id`` is :attr:`Writeback.id`; ``writeback_id`` the PMS's tracking id
-    when one is known."""
+    """The outcome of a write. ``handle_id`` is [Writeback.id][pms_connect.models.Writeback.id];
+    ``writeback_id`` the PMS's tracking id when one is known."""
 
     handle_id: str
     status: WritebackState
     writeback_id: str | None = None
     created_id: str | None = None
+    """The id of the record the write created (a new appointment or patient), when the PMS reports it."""
     message: str | None = None
+    """The PMS's reason for a failure, or the SDK's for ``not_applied`` and ``timed_out``."""
     completed_at: AwareDatetime | None = None
+    """When the write reached its terminal state; None while ``pending``."""

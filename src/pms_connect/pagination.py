@@ -21,21 +21,28 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Page(Generic[T]):
+    """One page of a list, as the PMS answered it."""
+
     items: Sequence[T]
     index: int
+    """The page's position, from 0."""
     page_size: int
+    """The page size the PMS applied (which may be smaller than the one asked for)."""
     total_count: int | None = None
+    """The number of items of the whole list, when the PMS tells it."""
     more: bool | None = None
     """Whether pages follow, when the source knows better than the item count (e.g. filtered pages)."""
 
     @property
     def page_count(self) -> int | None:
+        """How many pages the list has, when ``total_count`` is known: what lets a pager fetch ahead."""
         if self.total_count is None:
             return None
         return max(1, math.ceil(self.total_count / self.page_size))
 
     @property
     def has_next(self) -> bool:
+        """Whether another page follows: from ``more``, else the total count, else a full page."""
         if self.more is not None:
             return self.more
         if self.total_count is not None:
@@ -75,6 +82,8 @@ class AsyncPager(Generic[T]):
         return self._fetch(0).__await__()
 
     async def pages(self) -> AsyncGenerator[Page[T], None]:
+        """Every page in order, for code that needs page boundaries or counts (a progress bar, a sync
+        checkpoint); close it early with ``contextlib.aclosing`` to cancel the pages fetched ahead."""
         first = await self._fetch(0)
         yield first
         if not first.has_next:
@@ -110,6 +119,7 @@ class AsyncPager(Generic[T]):
                 await asyncio.gather(*pending, return_exceptions=True)
 
     async def __aiter__(self) -> AsyncIterator[T]:
+        """``async for item in pager``: every item, page by page, without holding the whole list."""
         # aclosing: a consumer that stops early cancels the pages fetched ahead now, not at garbage collection.
         async with contextlib.aclosing(self.pages()) as pages:
             async for page in pages:
@@ -117,6 +127,7 @@ class AsyncPager(Generic[T]):
                     yield item
 
     async def all(self) -> list[T]:
+        """Every item in one list: convenient for short lists (providers, chairs); iterate long ones."""
         return [item async for item in self]
 
     async def first(self) -> T | None:

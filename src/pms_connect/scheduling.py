@@ -46,8 +46,8 @@ __all__ = [
     "validate_limit",
 ]
 
-#: Slot starts are aligned to this grid of the local wall clock.
 DEFAULT_GRID = timedelta(minutes=10)
+"""Slot starts are aligned to this grid of the local wall clock (08:00, 08:10, ...)."""
 
 UTC = timezone.utc
 Block = tuple[time, time]
@@ -67,6 +67,7 @@ class WeeklyHours:
     effective: date | None = None
 
     def blocks_on(self, day: date) -> tuple[Block, ...]:
+        """The working blocks of ``day``'s weekday (none: a day off), whatever the week."""
         return self.days.get(day.weekday(), ())
 
 
@@ -94,10 +95,13 @@ class Hours:
         return cls([WeeklyHours({k: tuple(v) for k, v in days.items()})])
 
     def schedule_for(self, day: date) -> WeeklyHours | None:
+        """The weekly schedule in force on ``day`` (None: no schedule, so not working), so that a schedule
+        change from some week on applies from that week only."""
         index = bisect.bisect_right(self._starts, day)
         return self._dated[index - 1] if index else self._standing
 
     def blocks_on(self, day: date) -> tuple[Block, ...]:
+        """The working blocks of ``day``, from the schedule in force that week (none: a day off)."""
         schedule = self.schedule_for(day)
         return schedule.blocks_on(day) if schedule is not None else ()
 
@@ -108,7 +112,8 @@ class Hours:
 @dataclass(frozen=True)
 class WorkingHours:
     """Who works when. ``practice`` None means the practice level does not restrict; a provider or an
-    operatory missing from its mapping does not work at all (see :func:`resolve_hours` for the fallbacks)."""
+    operatory missing from its mapping does not work at all (see
+    [resolve_hours][pms_connect.scheduling.resolve_hours] for the fallbacks)."""
 
     practice: Hours | None
     providers: Mapping[str, Hours] = field(default_factory=dict)
@@ -133,6 +138,8 @@ def resolve_hours(practice: Hours | None, own: Mapping[str, Hours], ids: Iterabl
 
 
 def validate_duration(duration: object) -> timedelta:
+    """``duration`` if it is a positive whole number of minutes (PMS books count minutes), else
+    [InvalidArgumentError][pms_connect.errors.InvalidArgumentError] before any request is made."""
     if not isinstance(duration, timedelta):
         raise InvalidArgumentError("duration must be a timedelta")
     if duration <= timedelta(0):
@@ -152,6 +159,8 @@ def validate_grid(grid: object) -> timedelta:
 
 
 def validate_limit(limit: object) -> int | None:
+    """``limit`` if it is None or a positive integer (``True`` is refused, though Python counts it as 1), else
+    [InvalidArgumentError][pms_connect.errors.InvalidArgumentError]."""
     if limit is None:
         return None
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
@@ -402,7 +411,8 @@ def slots_from_openings(
     A visit starts where an opening starts (such PMSs accept a booking only there) and may run on through
     adjacent openings of the same provider and operatory. Openings of other providers or operatories, in
     the past or outside the window are dropped; an opening without an operatory passes unless
-    ``require_operatory``. As in :func:`open_slots`, one slot per provider and start time.
+    ``require_operatory``. As in [open_slots][pms_connect.scheduling.open_slots], one slot per provider and start
+    time.
     """
     duration = validate_duration(duration)
     limit = validate_limit(limit)

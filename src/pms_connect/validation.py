@@ -1,8 +1,8 @@
 """Input checks every write runs before anything is sent, in one place for every provider.
 
-Each check raises :class:`~pms_connect.errors.InvalidArgumentError` naming the argument, never its value
-(values can be PHI). Ids are checked as given and sent as checked: an id with surrounding spaces is refused,
-not trimmed, because the PMS would be asked about one id and written with another.
+Each check raises [InvalidArgumentError][pms_connect.errors.InvalidArgumentError] naming the argument, never
+its value (values can be PHI). Ids are checked as given and sent as checked: an id with surrounding spaces is
+refused, not trimmed, because the PMS would be asked about one id and written with another.
 """
 
 from __future__ import annotations
@@ -33,8 +33,11 @@ __all__ = [
 MAX_ID_LENGTH = 64
 """PMS ids are short codes (``"DMD1"``, ``"275495"``, ``"1-1"``)."""
 MAX_NAME_LENGTH = 100
+"""The longest person's name accepted, in characters."""
 MAX_DURATION = timedelta(hours=12)
+"""The longest appointment accepted."""
 MAX_AMOUNT = Decimal("999999.99")
+"""The largest payment accepted."""
 _TEXT_WHITESPACE = frozenset("\t\n\r")
 
 

@@ -1,6 +1,6 @@
 """CredentialVault: seal practice credentials at rest with AES-256-GCM, bound to their owner.
 
-A sealed secret is a printable envelope::
+A sealed secret is a printable envelope:
 
     pmsv1.<key_id>.<base64url(nonce || ciphertext || tag)>
 
@@ -10,7 +10,7 @@ associated data is ``b"pmsv1\\x00" + key_id + b"\\x00" + context``: the version,
 ``context`` (an account or practice id) are all authenticated, and the base64 text must be canonical, so
 altering any single character of an envelope, or opening it under another tenant's context, fails.
 
-Every failure raises :class:`~pms_connect.errors.VaultError`. Messages, logs and reprs name key ids at
+Every failure raises [VaultError][pms_connect.errors.VaultError]. Messages, logs and reprs name key ids at
 most; never key material, plaintext or envelope bytes.
 """
 
@@ -156,10 +156,12 @@ class CredentialVault:
 
     @property
     def active_key_id(self) -> str:
+        """The id of the key new envelopes are sealed under (the first of a key list or key file)."""
         return self._active
 
     @property
     def key_ids(self) -> tuple[str, ...]:
+        """Every key id this vault can open with, in the order given: to see whether an old key can go."""
         return tuple(self._ciphers)
 
     # -- sealing -------------------------------------------------------------------------------------
@@ -168,7 +170,7 @@ class CredentialVault:
         """Encrypt ``secret`` (a mapping or a pydantic model) for ``context`` under the active key.
 
         ``SecretStr`` values are revealed before encryption, so a model such as ``SikkaCredentials``
-        comes back whole from :meth:`open`.
+        comes back whole from [open][pms_connect.vault.CredentialVault.open].
         """
         plaintext = _serialise(secret)
         return self._seal_bytes(plaintext, context=context, key_id=self._active)
@@ -210,8 +212,8 @@ class CredentialVault:
     def needs_rotation(self, token: str) -> bool:
         """Whether ``token`` was sealed under a key other than the active one.
 
-        Does not decrypt. Raises :class:`VaultError` for a malformed envelope or a key id this vault
-        does not hold (such an envelope cannot be rotated here either).
+        Does not decrypt. Raises [VaultError][pms_connect.errors.VaultError] for a malformed envelope or a key id
+        this vault does not hold (such an envelope cannot be rotated here either).
         """
         key_id, _ = self._parse(token)
         if key_id not in self._ciphers:

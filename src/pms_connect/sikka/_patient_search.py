@@ -1,4 +1,4 @@
-"""Patient search and caller matching at Sikka: few requests, then the policy of :mod:`pms_connect.matching`.
+"""Patient search and caller matching at Sikka: few requests, then the policy of [pms_connect.matching][].
 
 Finding a phone number. Sikka's ``cell``/``homephone``/``workphone`` filters (and ``phone``, which only looks
 at ``cell``) compare the stored string exactly, and practices store numbers as they were typed:

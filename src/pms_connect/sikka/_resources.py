@@ -1,4 +1,9 @@
-"""Sikka read resources: each knows its path, its parameters and the row type to parse into."""
+"""The resources of a [SikkaProvider][pms_connect.sikka.SikkaProvider]: ``pms.appointments``, ``pms.patients``...
+
+Each implements its protocol of [pms_connect.protocol][] at Sikka: it knows its path, its parameters and the
+row type to parse into; writes go through the provider's write path (validated, journaled, sent once). The
+classes are not imported by applications, only reached as the provider's attributes.
+"""
 
 from __future__ import annotations
 
@@ -54,12 +59,18 @@ class _Resource:
 
 
 class Practices(_Resource):
+    """``pms.practices`` at Sikka ([PracticesResource][pms_connect.protocol.PracticesResource])."""
+
     def list(self) -> AsyncPager[Practice]:
+        """Every practice of the office the credentials name (Sikka's ``practices``)."""
         return self.pms.client.pager("practices", {}, w.PracticeRow, m.practice, page_size=self.pms.page_size)
 
 
 class Providers(_Resource):
+    """``pms.providers`` at Sikka ([ProvidersResource][pms_connect.protocol.ProvidersResource])."""
+
     def list(self, *, active_only: bool = False) -> AsyncPager[Provider]:
+        """The practice's providers; ``active_only`` keeps those whose Sikka ``status`` is not inactive."""
         return self.pms.client.pager(
             "providers",
             self._practice_params,
@@ -71,7 +82,11 @@ class Providers(_Resource):
 
 
 class Operatories(_Resource):
+    """``pms.operatories`` at Sikka ([OperatoriesResource][pms_connect.protocol.OperatoriesResource])."""
+
     def list(self, *, include_hidden: bool = False) -> AsyncPager[Operatory]:
+        """The practice's chairs. Sikka wants the practice's ``cust_id`` with them, so the first page waits
+        for one (cached) practice read."""
         pms = self.pms
 
         async def fetch_all() -> AsyncPager[Operatory]:
@@ -92,6 +107,8 @@ class Operatories(_Resource):
 
 
 class Appointments(_Resource):
+    """``pms.appointments`` at Sikka ([AppointmentsResource][pms_connect.protocol.AppointmentsResource])."""
+
     def list(
         self,
         *,
@@ -128,6 +145,8 @@ class Appointments(_Resource):
         )
 
     async def get(self, appointment_id: str) -> Appointment:
+        """One appointment by its ``appointment_sr_no``; [NotFoundError][pms_connect.errors.NotFoundError] when
+        Sikka has none (it answers 204)."""
         params = {
             **self._practice_params,
             "appointment_sr_no": check_id(appointment_id, "appointment_id"),
@@ -157,7 +176,7 @@ class Appointments(_Resource):
         """Open slots in [start, end), sorted by time, in the practice's zone (a date means that whole day).
 
         Sikka's native slots where the PMS has them; otherwise computed from working hours minus booked
-        appointments (see :mod:`pms_connect.scheduling`)."""
+        appointments (see [pms_connect.scheduling][])."""
         return await _slots.find_slots(
             self.pms,
             start=start,
@@ -183,19 +202,25 @@ class Appointments(_Resource):
         provider_id: str | None = None,
         operatory: str | None = None,
     ) -> Writeback:
+        """Move an appointment in place (Sikka's ``PUT appointments/{id}``), the new slot checked and claimed
+        as for a booking; a cancelled appointment is refused (book a new one instead)."""
         return await self.pms.writes.reschedule(
             appointment_id, start=start, duration=duration, provider_id=provider_id, operatory=operatory
         )
 
     async def cancel(self, appointment_id: str, *, reason: str | None = None) -> Writeback:
-        """Set the practice's own "cancelled" status on the appointment."""
+        """Set the practice's own "cancelled" status on the appointment (see ``status_values``); ``reason`` is
+        sent only where the PMS keeps a cancellation note (Planet DDS)."""
         return await self.pms.writes.change_status(appointment_id, to="cancel", note=reason)
 
     async def confirm(self, appointment_id: str) -> Writeback:
+        """Set the practice's own "confirmed" status on the appointment (see ``status_values``)."""
         return await self.pms.writes.change_status(appointment_id, to="confirm")
 
 
 class Patients(_Resource):
+    """``pms.patients`` at Sikka ([PatientsResource][pms_connect.protocol.PatientsResource])."""
+
     def list(self, *, changed_since: date | datetime | None = None) -> AsyncPager[Patient]:
         """Every patient of the practice. ``changed_since`` is refused at Sikka: its patients API documents
         no filter on changes and no last-changed field (``loaded_startdate`` is not in its parameter list, and
@@ -209,6 +234,8 @@ class Patients(_Resource):
         return self.pms.client.pager("patients", params, w.PatientRow, m.patient, page_size=self.pms.page_size)
 
     async def get(self, patient_id: str) -> Patient:
+        """One chart by its ``patient_id``; [NotFoundError][pms_connect.errors.NotFoundError] when Sikka has
+        none (it answers 204)."""
         params = {
             **self._practice_params,
             "patient_id": check_id(patient_id, "patient_id"),
@@ -252,23 +279,31 @@ class Patients(_Resource):
         )
 
     async def create(self, patient: NewPatient) -> Writeback:
+        """Create a patient (Sikka's ``POST patient``). Sikka requires a provider: without ``provider_id`` the
+        practice's first active dentist is sent."""
         return await self.pms.writes.create_patient(patient)
 
 
 class Insurance(_Resource):
+    """``pms.insurance`` at Sikka ([InsuranceResource][pms_connect.protocol.InsuranceResource])."""
+
     def carriers(self) -> AsyncPager[InsuranceCarrier]:
+        """The practice's insurance companies (Sikka's ``insurance_companies``)."""
         params = {**self._practice_params, "fields": "insurance_company_name"}
         return self.pms.client.pager(
             "insurance_companies", params, w.CarrierRow, m.carrier, page_size=self.pms.page_size
         )
 
     async def coverage(self, patient_id: str) -> list[InsuranceCoverage]:
+        """The patient's plans, from Sikka's ``subscribers``."""
         params = {**self._practice_params, "patient_id": check_id(patient_id, "patient_id")}
         pager = self.pms.client.pager("subscribers", params, w.SubscriberRow, m.coverage, page_size=500)
         return await pager.all()
 
 
 class Payments(_Resource):
+    """``pms.payments`` at Sikka ([PaymentsResource][pms_connect.protocol.PaymentsResource])."""
+
     def list(
         self, *, start: date | datetime, end: date | datetime, patient_id: str | None = None
     ) -> AsyncPager[Transaction]:
@@ -286,4 +321,6 @@ class Payments(_Resource):
         )
 
     async def post(self, payment: PaymentRequest) -> Writeback:
+        """Post a payment (Sikka's ``POST transaction``), its sign as ``negative_payments`` says; the
+        ``payment_type`` must be one of the practice's codes."""
         return await self.pms.writes.post_payment(payment)

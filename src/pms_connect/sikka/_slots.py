@@ -2,7 +2,7 @@
 
 Sikka fills ``appointments_available_slots`` only for OrthoTrac and Dolphin (and those PMSs accept a booking
 only at one of those slots), so for them the native openings are used. Everyone else gets slots computed by
-:mod:`pms_connect.scheduling` from ``practice_schedule`` (practice, provider and operatory hours), the
+[pms_connect.scheduling][] from ``practice_schedule`` (practice, provider and operatory hours), the
 visible operatories, the active providers and the booked appointments.
 
 Requests: providers, operatories and schedules are reference data, cached on the provider for its
@@ -120,7 +120,8 @@ def _weekly(row: w.ScheduleRow) -> WeeklyHours:
 
 
 def read_schedules(rows: Iterable[w.ScheduleRow], practice_id: str) -> Schedules:
-    """Group ``practice_schedule`` rows (all weeks, all resources) into :class:`Hours` per resource."""
+    """Group ``practice_schedule`` rows (all weeks, all resources) into [Hours][pms_connect.scheduling.Hours]
+    per resource."""
     practice: list[WeeklyHours] = []
     providers: dict[str, list[WeeklyHours]] = {}
     operatories: dict[str, list[WeeklyHours]] = {}

@@ -2,7 +2,7 @@
 
 These models accept what Sikka sends (``"True"``, ``"F"``, ``""``, ``"60"``, ``"24.0000"``,
 ``"85603 second(s)"``, ``"2020-09-29T00:00:00"`` + ``"10:30"``) and nothing in them knows about the domain
-models; :mod:`pms_connect.sikka._mapping` turns them into those. Unknown fields are ignored, so a new field
+models; ``pms_connect.sikka._mapping`` turns them into those. Unknown fields are ignored, so a new field
 at Sikka does not break an old client.
 """
 

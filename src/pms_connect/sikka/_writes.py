@@ -2,7 +2,7 @@
 
 Every write goes the same way:
 
-1. every argument is checked (:mod:`pms_connect.validation`) and the practice's PMS must accept the write,
+1. every argument is checked ([pms_connect.validation][]) and the practice's PMS must accept the write,
    before any request;
 2. its intent (kind, the full body, a marker) is recorded in the store's write journal; bookings and
    reschedules do this inside the booking guard, which checks the slot and claims it for every worker;

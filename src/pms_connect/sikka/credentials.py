@@ -12,10 +12,11 @@ class SikkaCredentials(BaseModel):
 
     ``app_id``/``app_key`` identify the application; ``office_id``/``secret_key`` come from
     ``authorized_practices``; ``practice_id`` picks one practice of a multi-practice office.
-    The keys are :class:`~pydantic.SecretStr`, so they never appear in a repr or a log line.
+    The keys are ``pydantic.SecretStr``, so they never appear in a repr or a log line.
     """
 
     model_config = ConfigDict(frozen=True)
+    """Frozen: credentials never change under a provider that uses them."""
 
     app_id: str = Field(min_length=1)
     app_key: SecretStr

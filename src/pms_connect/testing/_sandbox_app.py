@@ -1,14 +1,14 @@
 """The fake Sikka ONE v4 as a Starlette app: routes, authentication, rate limit, injected faults, headers.
 
-Every route goes through :func:`_serve`, which does what Sikka does around an endpoint, in order: log the
+Every route goes through ``_serve``, which does what Sikka does around an endpoint, in order: log the
 request, add latency, run due writebacks, inject 429/5xx faults, authenticate (request key or app pair),
 check the key's scope and the practice, spend from the per-minute budget, call the handler, then stamp
 ``Request-Key-Expires``, ``X-Rate-Limit-*`` and ``Data-Insert`` on whatever the answer is. A queued write
-may then lose its answer (``write_answer_loss``): :class:`LostAnswers`, the app's outermost middleware,
+may then lose its answer (``write_answer_loss``): ``LostAnswers``, the app's outermost middleware,
 breaks the connection or holds the answer back when served (in process the transport raises instead).
 
 The test-control endpoint (``/_sandbox/...``, loopback clients only) is mounted on the same app; see
-:mod:`pms_connect.testing._sandbox_control`.
+``pms_connect.testing._sandbox_control``.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ CURRENT_RECORD: ContextVar[list[RequestRecord] | None] = ContextVar("sandbox_cur
 _DATA_INSERT_APIS = frozenset({"transactions", "patients", "appointments"})
 
 
-#: ASGI scope key under which :class:`LostAnswers` hands each request a :class:`_AnswerFate`
+#: ASGI scope key under which ``LostAnswers`` hands each request an ``_AnswerFate``
 _FATE = "pms_connect.sandbox.answer_fate"
 
 

@@ -46,11 +46,14 @@ class RequestRecord:
 
     @property
     def delivered(self) -> bool:
+        """Whether the client received the answer (``status`` set, and no fault that lost it)."""
         return self.status is not None and self.fault not in UNDELIVERED_FAULTS
 
 
 class SandboxFaults:
     """Switchable misbehaviour, deterministic from the sandbox seed. Everything is off by default.
+
+    Reach it as ``sandbox.faults`` (the sandbox makes it); it is also what the control endpoint switches.
 
     ``write_answer_loss`` is the probability that a write (a POST/PUT/PATCH writeback request) is handled
     and queued exactly as without the fault, but its answer does not reach the client, in the way
@@ -63,13 +66,18 @@ class SandboxFaults:
 
     def __init__(self, seed: int, keys: KeyStore, queue: WritebackQueue, utility: UtilityStatus) -> None:
         self.latency: dt.timedelta = dt.timedelta(0)
+        """Added to every request, on the sandbox clock (a FakeClock skips it; a real clock waits)."""
         self.error_rate: float = 0.0
+        """The probability that a request is answered 500 or 503 (half each) instead of being served."""
         self.drop_rate: float = 0.0
+        """The probability that the transport drops a request's connection (see ``SandboxTransport``)."""
         self.data_insert_in_progress: bool = False
+        """Answer reads with ``Data-Insert: in progress``, as Sikka does while it reloads a practice's data."""
         self.write_answer_loss: float = 0.0
+        """The probability that a queued write's answer is lost (see ``write_answer_loss_mode``)."""
         self._write_answer_loss_mode = "drop"
-        #: seconds a served "timeout" answer is held back (real time; in process nothing waits)
         self.answer_hold: float = 5.0
+        """Seconds a served "timeout" answer is held back (real time; in process nothing waits)."""
         self._keys = keys
         self._queue = queue
         self._utility = utility
@@ -134,6 +142,7 @@ class SandboxFaults:
         self._queue.fail_reasons.extend([reason] * n)
 
     def reset(self) -> None:
+        """Switch every fault off again, so that one test's faults do not leak into the next."""
         self.latency = dt.timedelta(0)
         self.error_rate = 0.0
         self.drop_rate = 0.0
@@ -148,12 +157,15 @@ class SandboxFaults:
 
     # draws used by the app and the transport
     def take_storm(self) -> bool:
+        """Whether this request is one of a ``rate_limit_storm``'s (counting it): the app asks once a request."""
         if self._storm > 0:
             self._storm -= 1
             return True
         return False
 
     def draw_error(self) -> int | None:
+        """The 5xx status to inject for this request (by ``error_rate``), or None: the app asks once a
+        request."""
         if self.error_rate <= 0:
             return None
         if self._error_rng.random() < self.error_rate:

@@ -39,6 +39,8 @@ class _Failed(Exception):
 
 @dataclass
 class WritebackRecord:
+    """A writeback as the sandbox's queue holds it: what was sent, when it is due, and how it ended."""
+
     id: str
     app_id: str
     office_id: str
@@ -51,8 +53,8 @@ class WritebackRecord:
     request_key: str
     submitted: dt.datetime
     due: dt.datetime
-    #: when the writeback shows in ``GET writebacks`` / ``GET writeback_status`` (``submitted + log_delay``)
     visible_at: dt.datetime
+    """When the writeback shows in ``GET writebacks`` / ``GET writeback_status`` (``submitted + log_delay``)."""
     state: str = "pending"  # "pending", "success", "failed"
     completed: dt.datetime | None = None
     result: str = ""
@@ -62,10 +64,12 @@ class WritebackRecord:
 
     @property
     def api(self) -> str:
+        """The ``api`` Sikka's ``writeback_status`` names for this kind of write."""
         return _KINDS[self.kind][0]
 
     @property
     def api_name(self) -> str:
+        """The ``apiname`` Sikka's ``writebacks`` log names for this kind of write."""
         return _KINDS[self.kind][1]
 
     def status_item(self) -> dict[str, str]:

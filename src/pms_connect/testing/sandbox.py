@@ -2,10 +2,10 @@
 
 It is strict where Sikka is strict (string-only bodies, page-index offsets, 204 on empty, key expiry, scope,
 rate limits, asynchronous writebacks), so that code which passes against it works against Sikka. Time comes
-from an injectable clock: with a :class:`~pms_connect.testing.FakeClock`, keys expire and writebacks complete
+from an injectable clock: with a [FakeClock][pms_connect.testing.FakeClock], keys expire and writebacks complete
 without anyone waiting.
 
-Example::
+Example:
 
     sandbox = SikkaSandbox(seed=7, clock=FakeClock())
     async with httpx.AsyncClient(transport=sandbox.transport, base_url=sandbox.base_url) as client:
@@ -58,6 +58,7 @@ class SandboxTransport(httpx.AsyncBaseTransport):
         self._inner = httpx.ASGITransport(app=app)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Serve ``request`` in process, or raise the network error a drawn fault calls for."""
         path = request.url.path
         if path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/"):
             return await self._inner.handle_async_request(request)  # the control endpoint is not Sikka
@@ -99,27 +100,27 @@ class SandboxTransport(httpx.AsyncBaseTransport):
         return response
 
     async def aclose(self) -> None:
+        """Close the ASGI transport underneath (httpx calls it when the client closes)."""
         await self._inner.aclose()
 
 
 class SikkaSandbox:
     """A fake Sikka tenant: one office with two practices, seeded deterministically from ``seed``.
 
-    Args:
-        seed: drives every generated record and every fault draw.
-        clock: time source; pass a ``FakeClock`` in tests. Defaults to the system clock.
-        writeback_delay: how long after submission a writeback completes (while the utility is online).
-        page_cap: the page size a licence allows below Sikka's 5,000 (the docs: "Maximum 5000 records fetch
-            available as per Sikka API license"); a larger ``limit`` is answered with this many rows and the
-            envelope's ``limit`` says so. None (the default) means 5,000.
-        reject_overlaps: fail, at completion, a writeback that books or moves an appointment into an operatory
-            already taken at that time ("Operatory double-booked: ..."). Off by default: many PMSs (Dentrix,
-            Eaglesoft, Open Dental) accept overlapping appointments through their APIs, and the sandbox then
-            holds both. One provider in two chairs at once is always accepted.
-        key_lifetime: how long a request key lives.
-        rate_limit: requests per 60-second window, per app and office.
-        pms_name: the practice's PMS, which decides the supported writebacks and native open slots.
-        timezone: the practices' IANA time zone; "today" for the seed is taken in this zone.
+    * ``seed`` drives every generated record and every fault draw.
+    * ``clock`` is the time source; pass a ``FakeClock`` in tests. Defaults to the system clock.
+    * ``writeback_delay``: how long after submission a writeback completes (while the utility is online).
+    * ``page_cap``: the page size a licence allows below Sikka's 5,000 (the docs: "Maximum 5000 records fetch
+      available as per Sikka API license"); a larger ``limit`` is answered with this many rows and the
+      envelope's ``limit`` says so. None (the default) means 5,000.
+    * ``reject_overlaps``: fail, at completion, a writeback that books or moves an appointment into an
+      operatory already taken at that time ("Operatory double-booked: ..."). Off by default: many PMSs
+      (Dentrix, Eaglesoft, Open Dental) accept overlapping appointments through their APIs, and the sandbox
+      then holds both. One provider in two chairs at once is always accepted.
+    * ``key_lifetime``: how long a request key lives.
+    * ``rate_limit``: requests per 60-second window, per app and office.
+    * ``pms_name``: the practice's PMS, which decides the supported writebacks and native open slots.
+    * ``timezone``: the practices' IANA time zone; "today" for the seed is taken in this zone.
     """
 
     def __init__(
@@ -184,7 +185,8 @@ class SikkaSandbox:
 
     @property
     def base_url(self) -> str:
-        """``http://sikka-sandbox.test/v4`` in process; ``http://host:port/v4`` once :meth:`serve` runs."""
+        """``http://sikka-sandbox.test/v4`` in process; ``http://host:port/v4`` once
+        [serve][pms_connect.testing.SikkaSandbox.serve] runs."""
         return self._state.base_url
 
     @property
@@ -201,10 +203,13 @@ class SikkaSandbox:
 
     @property
     def world(self) -> World:
+        """The sandbox's data (offices, practices, patients, appointments...), to arrange or inspect a test's
+        state directly instead of through requests."""
         return self._state.world
 
     @property
     def faults(self) -> SandboxFaults:
+        """The switchable faults, to test how code copes with a misbehaving Sikka."""
         return self._state.faults
 
     @property
@@ -247,6 +252,7 @@ class SikkaSandbox:
 
     @property
     def pms_name(self) -> str:
+        """The PMS the sandbox's practices run: it decides their supported writebacks and native slots."""
         return self._state.pms_name
 
     @property
@@ -288,7 +294,8 @@ class SikkaSandbox:
         return record
 
     def provider(self, **kw: Any) -> SikkaProvider:
-        """A :class:`~pms_connect.sikka.SikkaProvider` wired to this sandbox (its transport, clock and zone)."""
+        """A [SikkaProvider][pms_connect.sikka.SikkaProvider] wired to this sandbox (its transport, clock and
+        zone)."""
         from pms_connect.sikka import SikkaProvider
 
         return SikkaProvider(
