@@ -74,6 +74,8 @@ def test_four_processes_book_one_dentist_once_per_slot(
     posted = [r for r in sandbox.requests if (r.method, r.path) == ("POST", "/v4/appointment")]
     assert len(posted) == 10, "the refused callers sent nothing"
     # The PMS accepts overlaps (reject_overlaps is off): one appointment per slot is the store's doing.
+    for worker in workers:  # first the workers stop polling: the sandbox's queue is not for two threads
+        assert worker.stop() == 0
     assert isinstance(sandbox.clock, FakeClock)
     sandbox.clock.advance(timedelta(minutes=5))
     applied = sandbox._state.queue.process()
