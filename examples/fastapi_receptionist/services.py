@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -68,8 +67,7 @@ class Services:
         _, late = await asyncio.wait(pending, timeout=timeout)
         for task in late:
             task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.gather(*late, return_exceptions=True)
+        await asyncio.gather(*late, return_exceptions=True)
 
 
 def services(request: Request) -> Services:

@@ -25,10 +25,11 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import secrets
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol, runtime_checkable
 
 from pms_connect._clock import Clock, SystemClock
@@ -94,6 +95,13 @@ class WritebackSource(Protocol):
         ...
 
 
+@runtime_checkable
+class Leases(Protocol):
+    """Leases a poller leader holds (every store has them)."""
+
+    async def lease(self, name: str, holder: str, *, ttl: float, now: float) -> bool: ...
+
+
 @dataclass(frozen=True)
 class PollSchedule:
     """How often to look at a handle: ``min_interval`` while young, growing with age up to ``max_interval``.
@@ -154,7 +162,11 @@ class _Entry:
 class WritebackPoller:
     """Follows open writes to a terminal state, for ``wait``, ``status``, ``cancel`` and callbacks.
 
-    ``journal`` is the store's write journal (a provider passes its store's); ``max_wait`` bounds a
+    ``journal`` is the store's write journal (a provider passes its store's). With ``leases`` (the store),
+    pollers of several workers elect one leader per batch key (per Sikka app) by a lease of ``lease_ttl``: only
+    the leader asks the PMS, for every open entry of the practices it knows; the others serve their waiters
+    and callbacks from the results the leader journals, and one of them takes over within one lease when the
+    leader stops or dies. ``max_wait`` bounds a
     ``wait()`` that names no timeout on a write with no deadline of its own (a payment, a new patient): it
     then raises [WaitTimeoutError][pms_connect.errors.WaitTimeoutError] and the write stays tracked. One poller can
     serve many providers (``SikkaProvider(writeback_poller=shared)``) when they share its journal.
@@ -169,10 +181,18 @@ class WritebackPoller:
         schedule: PollSchedule | None = None,
         on_complete: WritebackCallback | None = None,
         max_wait: timedelta = timedelta(minutes=30),
+        leases: Leases | None = None,
+        lease_ttl: timedelta = timedelta(seconds=30),
     ) -> None:
-        if max_wait <= timedelta(0):
-            raise InvalidArgumentError("max_wait must be positive")
+        if max_wait <= timedelta(0) or lease_ttl <= timedelta(0):
+            raise InvalidArgumentError("max_wait and lease_ttl must be positive")
         self._source = source
+        self._leases = leases
+        self.lease_ttl = lease_ttl
+        self.id = secrets.token_hex(8)
+        """This poller's name in the leases it holds."""
+        self._leading: dict[str, datetime] = {}  # batch key -> until when this poller's lease runs
+        self._known: dict[str, WritebackSource] = {}  # practice -> source, for adopting open entries
         self.journal: WriteJournal = journal if journal is not None else MemoryJournal()
         self._clock = clock or SystemClock()
         self.schedule = schedule or PollSchedule()
@@ -182,11 +202,24 @@ class WritebackPoller:
         self._finished: OrderedDict[str, WritebackResult] = OrderedDict()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._spawned: set[asyncio.Task[Any]] = set()
+        self._last_round = datetime.min.replace(tzinfo=timezone.utc)
         self.rounds = 0
         """Polling rounds run so far: visible to tests and benchmarks."""
 
     # -- public surface ---------------------------------------------------------------------------------
+
+    def register(self, source: WritebackSource, practice: str) -> None:
+        """Know ``source`` for ``practice``: as leader, this poller follows every open entry of it, whichever
+        worker wrote it."""
+        self._known[practice] = source
+
+    @property
+    def leading(self) -> frozenset[str]:
+        """The batch keys this poller leads now."""
+        now = self._clock.now()
+        return frozenset(key for key, until in self._leading.items() if until > now)
 
     def _resolve(self, source: WritebackSource | None) -> WritebackSource:
         chosen = source or self._source
@@ -351,9 +384,11 @@ class WritebackPoller:
         """Stop polling (open entries stay in the journal for ``resume``)."""
         task, self._task = self._task, None
         if task is not None:
+            # The flag stops the loop even if a library below swallows the cancellation (one did, in a fleet).
+            self._stopping = True
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            # gather, not `await task` in suppress(CancelledError): a cancellation of our own caller propagates.
+            await asyncio.gather(task, return_exceptions=True)
 
     # -- the loop ---------------------------------------------------------------------------------------
 
@@ -373,6 +408,7 @@ class WritebackPoller:
 
     def _ensure_running(self) -> None:
         if self._task is None or self._task.done():
+            self._stopping = False
             self._task = asyncio.get_running_loop().create_task(self._run(), name="pms-connect-writebacks")
 
     def _spawn(self, coroutine: Any) -> None:
@@ -382,7 +418,7 @@ class WritebackPoller:
         task.add_done_callback(_log_task_error)
 
     async def _run(self) -> None:
-        while self._entries:
+        while self._entries and not self._stopping:
             self._wake.clear()
             try:
                 await self._step()
@@ -403,7 +439,9 @@ class WritebackPoller:
         for entry in [e for e in live if e.deadline is not None and e.deadline <= now]:
             await self._expire(entry)
         due = [e for e in live if e.due <= now and not e.settling and e.handle.id in self._entries]
-        if due:
+        renew = self._leases is not None and now >= self._last_round + self.lease_ttl / 3
+        if due or (renew and self._entries):
+            self._last_round = now
             await self._round(due)
             return
         if not self._entries:
@@ -412,6 +450,8 @@ class WritebackPoller:
             [e.due for e in self._entries.values()]
             + [e.deadline for e in self._entries.values() if e.deadline is not None]
             + [w.give_up for e in self._entries.values() for w in e.waiters if w.give_up is not None]
+            # a leader renews its lease well before it runs out, and a follower looks at least as often
+            + [now + self.lease_ttl / 3]
         )
         await self._sleep_until(wake_at)
 
@@ -456,6 +496,8 @@ class WritebackPoller:
         failed_keys: set[str] = set()
         unknown: list[_Entry] = []
         for key, group in groups.items():
+            if not await self._lead(key, now):
+                continue  # another worker's poller asks the PMS; the journal brings its results here
             lost = [e for e in group if not e.acknowledged and e in due]
             if lost and not await self._reconcile(lost, now):
                 failed_keys.add(key)
@@ -481,6 +523,7 @@ class WritebackPoller:
         unknown.sort(key=lambda e: e.due)
         for entry in unknown[: self.schedule.max_single_checks]:
             await self._check(entry)
+        await self._adopt(now)
         for entry in due:
             if entry.handle.id not in self._entries:
                 continue
@@ -490,6 +533,39 @@ class WritebackPoller:
                 entry.due = now + self.schedule.interval(now - entry.handle.submitted_at)
                 if not entry.acknowledged:  # look once more exactly when the reconcile window closes
                     entry.due = min(entry.due, max(now, self._window_end(entry)))
+
+    async def _lead(self, key: str, now: datetime) -> bool:
+        """Take or renew the lease of ``key``; without leases (one worker) this poller always leads."""
+        if self._leases is None:
+            return True
+        try:
+            held = await self._leases.lease(
+                f"writeback-poller:{key}", self.id, ttl=self.lease_ttl.total_seconds(), now=now.timestamp()
+            )
+        except StoreError as exc:
+            logger.warning("the poller lease could not be taken (%s); not polling this round", exc.message)
+            held = False
+        if held:
+            self._leading[key] = now + self.lease_ttl
+        else:
+            self._leading.pop(key, None)
+        return held
+
+    async def _adopt(self, now: datetime) -> None:
+        """As leader, follow the open entries of every known practice that no poller here follows yet
+        (written by another worker, or left by one that died)."""
+        leading = self.leading
+        for practice, source in self._known.items():
+            if source.batch_key not in leading:
+                continue
+            try:
+                entries = await self.journal.open_entries(practice)
+            except StoreError as exc:
+                logger.warning("open journal entries could not be read (%s)", exc.message)
+                return
+            for entry in entries:
+                if entry.id not in self._entries and entry.id not in self._finished:
+                    await self.track(handle_from_entry(entry), source=source, intent=entry)
 
     async def _sync_with_journal(self, now: datetime) -> bool:
         """Adopt what other workers settled or found, and renew the heartbeat of every entry followed here."""
@@ -656,6 +732,7 @@ class BoundWritebacks:
         self.source = source
         self.practice = practice
         self._owns_poller = owns_poller
+        poller.register(source, practice)
 
     async def track(
         self,

@@ -4,6 +4,7 @@ at every point of a write, then a new worker finishing what they left, all on on
 from __future__ import annotations
 
 import asyncio
+import secrets
 import signal
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -34,14 +35,22 @@ def patients(served: Served, n: int) -> list[str]:
     return sorted(p.patient_id for p in world.patients.values() if p.practice_id == "1")[:n]
 
 
+@pytest.mark.parametrize("store", ["sqlite", "redis"])
 @pytest.mark.parametrize("chairs", ["same chair", "different chairs"])
 def test_four_processes_book_one_dentist_once_per_slot(
-    frozen: Served, workers: list[Worker], tmp_path: Path, chairs: str
+    frozen: Served, workers: list[Worker], tmp_path: Path, chairs: str, store: str, request: pytest.FixtureRequest
 ) -> None:
+    """Four worker processes sharing a SqliteStore, or sharing nothing but a Redis (each with its own
+    directory: two hosts or four), race for one dentist at one time in each of 10 rounds."""
     sandbox = frozen.sandbox
     zone = ZoneInfo(sandbox.timezone)
-    db = tmp_path / "pms.db"
-    workers.extend(Worker(frozen, db) for _ in range(4))
+    if store == "redis":
+        url, prefix = request.getfixturevalue("redis_url"), f"fleet{secrets.token_hex(4)}"
+        workers.extend(
+            Worker(frozen, tmp_path / f"host{i}" / "unused.db", redis_url=url, prefix=prefix) for i in range(4)
+        )
+    else:
+        workers.extend(Worker(frozen, tmp_path / "pms.db") for _ in range(4))
     for worker in workers:
         worker.ready()
     who = patients(frozen, 4)

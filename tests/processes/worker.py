@@ -29,9 +29,11 @@ from typing import Any
 import httpx
 
 from pms_connect import BookingRequest, NewPatient, PaymentRequest, PmsError
+from pms_connect._clock import SystemClock
+from pms_connect.ratelimit import RateLimit
 from pms_connect.sikka import SikkaCredentials, SikkaProvider
-from pms_connect.stores import SqliteStore
-from pms_connect.writeback import PollSchedule, handle_from_entry
+from pms_connect.stores import RedisStore, SqliteStore
+from pms_connect.writeback import PollSchedule, WritebackPoller, handle_from_entry
 
 CRASH_POINTS = ("before_intent", "after_intent", "after_sending", "after_answer", "while_tracking")
 
@@ -57,7 +59,7 @@ class CrashAfterSending(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
-def install_crash(pms: SikkaProvider, store: SqliteStore, point: str) -> None:
+def install_crash(pms: SikkaProvider, store: SqliteStore | RedisStore, point: str) -> None:
     """Kill this process at ``point`` of its own write. The worker also follows what crashed workers left
     open (its poller acknowledges and touches their entries): those never trigger the crash."""
     journal = store.journal
@@ -131,12 +133,22 @@ async def write(pms: SikkaProvider, cmd: dict[str, Any]) -> dict[str, Any]:
     return {"handle": handle.id, "acknowledged": handle.acknowledged, "writeback_id": handle.writeback_id}
 
 
-async def settle_all(pms: SikkaProvider, store: SqliteStore) -> dict[str, Any]:
+async def reads(pms: SikkaProvider, n: int) -> dict[str, Any]:
+    """``n`` cheap reads of the practice, through the rate budget."""
+    for _ in range(n):
+        await pms.client.fetch_page("practices", {"practice_id": pms.practice_id}, index=0, page_size=1)
+    return {"reads": n}
+
+
+async def settle_all(pms: SikkaProvider, store: SqliteStore | RedisStore) -> dict[str, Any]:
     """Wait for every open entry of the practice, then report every entry the journal holds."""
     for entry in await store.journal.open_entries(pms.practice_key):
         await pms.writebacks.wait(handle_from_entry(entry))
-    with sqlite3.connect(store.path) as db:  # every id, settled ones included (the test's own view)
-        ids = [row[0] for row in db.execute("SELECT id FROM pms_connect_journal")]
+    if isinstance(store, SqliteStore):
+        with sqlite3.connect(store.path) as db:  # every id, settled ones included (the test's own view)
+            ids = [row[0] for row in db.execute("SELECT id FROM pms_connect_journal")]
+    else:
+        ids = [k.split(":")[-1] for k in await store._redis.client.keys(store._redis.key("journal", "*"))]
     results = {}
     for entry_id, entry in (await store.journal.get_many(ids)).items():
         assert entry.result is not None, "an entry is still open"
@@ -150,9 +162,26 @@ async def settle_all(pms: SikkaProvider, store: SqliteStore) -> dict[str, Any]:
 
 async def main(config: dict[str, Any]) -> None:
     creds = SikkaCredentials.model_validate(config["credentials"])
-    store = SqliteStore(config["db"], lock_timeout=60)
+    store: SqliteStore | RedisStore
+    if config.get("redis_url"):
+        store = RedisStore(config["redis_url"], prefix=config.get("prefix", "pms_connect"), lock_timeout=60)
+    else:
+        store = SqliteStore(config["db"], lock_timeout=60)
     point = config.get("crash_at")
     fast = PollSchedule(min_interval=timedelta(seconds=0.2), max_interval=timedelta(seconds=0.5))
+    extra: dict[str, Any] = {}
+    if point == "after_sending":
+        extra["transport"] = CrashAfterSending()
+    if config.get("rate_limit"):
+        extra["rate_limit"] = RateLimit(requests=config["rate_limit"], per_seconds=config["per_seconds"])
+    if config.get("lease_ttl"):
+        extra["writeback_poller"] = WritebackPoller(
+            journal=store.journal,
+            clock=SystemClock(),
+            schedule=fast,
+            leases=store,
+            lease_ttl=timedelta(seconds=config["lease_ttl"]),
+        )
     pms = SikkaProvider(
         creds,
         timezone=config["timezone"],
@@ -161,12 +190,13 @@ async def main(config: dict[str, Any]) -> None:
         reconcile_window=timedelta(seconds=config.get("reconcile_window", 600)),
         poll_schedule=fast,
         timeout=30,
-        **({"transport": CrashAfterSending()} if point == "after_sending" else {}),
+        **extra,
     )
     async with pms:
-        await pms.features()  # warm the caches, so that the racing calls race at the booking lock
-        await pms.known_providers()
-        await pms.known_operatories()
+        if not config.get("cold"):
+            await pms.features()  # warm the caches, so that the racing calls race at the booking lock
+            await pms.known_providers()
+            await pms.known_operatories()
         if point is not None:
             install_crash(pms, store, point)
         print(json.dumps({"ready": True}), flush=True)
@@ -177,7 +207,14 @@ async def main(config: dict[str, Any]) -> None:
             cmd = json.loads(line)
             if cmd["op"] == "exit":
                 break
-            answer = await settle_all(pms, store) if cmd["op"] == "settle_all" else await write(pms, cmd)
+            if cmd["op"] == "settle_all":
+                answer = await settle_all(pms, store)
+            elif cmd["op"] == "reads":
+                answer = await reads(pms, cmd["n"])
+            elif cmd["op"] == "leading":
+                answer = {"leading": sorted(pms.writebacks.poller.leading)}
+            else:
+                answer = await write(pms, cmd)
             print(json.dumps(answer), flush=True)
     await store.aclose()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 
@@ -17,7 +18,7 @@ from pms_connect.errors import (
     WaitTimeoutError,
 )
 from pms_connect.models import Writeback, WritebackKind, WritebackResult, WritebackState
-from pms_connect.stores import JournalEntry, JournalState, MemoryJournal, SqliteStore
+from pms_connect.stores import JournalEntry, JournalState, MemoryJournal, MemoryStore, SqliteStore
 from pms_connect.testing.clock import FakeClock
 from pms_connect.writeback import PollSchedule, WritebackPoller, handle_from_entry
 
@@ -512,3 +513,101 @@ async def test_negative_timeout_is_refused(
     poller = WritebackPoller(source, journal=journal, clock=clock)
     with pytest.raises(InvalidArgumentError, match="negative"):
         await poller.wait(await recorded(journal, clock, "n"), timeout=-1)
+
+
+# -- one leader per batch key across workers ---------------------------------------------------------------
+
+
+async def test_pollers_sharing_a_store_elect_one_leader_and_all_waiters_get_results(clock: FakeClock) -> None:
+    store = MemoryStore()
+    sources = [ScriptedSource(clock), ScriptedSource(clock)]
+    pollers = [WritebackPoller(s, journal=store.journal, clock=clock, leases=store) for s in sources]
+    for poller, source in zip(pollers, sources, strict=True):
+        poller.register(source, "scripted:1")  # both serve the practice: the leader follows all its entries
+    handles = [await recorded(store.journal, clock, f"e{i}") for i in range(6)]
+    for source in sources:
+        for i, h in enumerate(handles):
+            source.complete(h.id, timedelta(seconds=40 + 10 * i), WritebackState.WRITTEN, created_id=f"C{i}")
+    results = await asyncio.gather(*(pollers[i % 2].wait(h) for i, h in enumerate(handles)))
+
+    assert [r.created_id for r in results] == [f"C{i}" for i in range(6)]
+    polled = [s.poll_calls for s in sources]
+    assert min(polled) == 0, f"both workers asked the PMS: {polled}"
+    assert max(polled) > 0
+    for poller in pollers:
+        await poller.aclose()
+
+
+async def test_a_follower_takes_over_within_one_lease_when_the_leader_stops(clock: FakeClock) -> None:
+    store = MemoryStore()
+    ttl = timedelta(seconds=30)
+    first, second = ScriptedSource(clock), ScriptedSource(clock)
+    leader = WritebackPoller(first, journal=store.journal, clock=clock, leases=store, lease_ttl=ttl)
+    follower = WritebackPoller(second, journal=store.journal, clock=clock, leases=store, lease_ttl=ttl)
+    leader.register(first, "scripted:1")
+    follower.register(second, "scripted:1")
+    h = await recorded(store.journal, clock, "t1")
+    await leader.track(h)
+    waiting = asyncio.ensure_future(follower.wait(h))
+    while not leader.leading:  # the first to look becomes the leader
+        await clock.sleep(1)
+    assert not follower.leading
+    await leader.aclose()  # the leader stops (or dies): its lease is no longer renewed
+    stopped = clock.now()
+    second.complete("t1", timedelta(0), WritebackState.WRITTEN, created_id="T1")
+
+    result = await waiting
+
+    assert result.created_id == "T1"
+    assert clock.now() - stopped <= ttl + ttl / 3 + timedelta(seconds=1)
+    assert follower.leading == frozenset({"scripted"})
+    await follower.aclose()
+
+
+async def test_the_leader_adopts_what_a_dead_worker_left_open(clock: FakeClock) -> None:
+    """Worker A wrote an entry and died; worker B, following a write of its own, leads and finishes A's."""
+    store = MemoryStore()
+    source = ScriptedSource(clock)
+    orphan = await recorded(store.journal, clock, "orphan")
+    own = await recorded(store.journal, clock, "own")
+    source.complete("orphan", timedelta(seconds=20), WritebackState.WRITTEN, created_id="O1")
+    source.complete("own", timedelta(seconds=60), WritebackState.WRITTEN, created_id="W1")
+    worker_b = WritebackPoller(source, journal=store.journal, clock=clock, leases=store)
+    worker_b.register(source, "scripted:1")
+
+    assert (await worker_b.wait(own)).created_id == "W1"
+
+    settled = await store.journal.get(orphan.id)
+    assert settled is not None
+    assert settled.result is not None
+    assert settled.result.created_id == "O1"
+    await worker_b.aclose()
+
+
+class SwallowingJournal(MemoryJournal):
+    """A journal whose heartbeat swallows a cancellation, as a library below a store once did in a fleet."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inside = asyncio.Event()
+
+    async def touch(self, entry_ids: Collection[str], *, at: datetime) -> None:
+        self.inside.set()
+        # The bug being survived: the cancellation stops here and never reaches the poller's loop.
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.Event().wait()
+        await super().touch(entry_ids, at=at)
+
+
+async def test_aclose_stops_the_loop_even_when_a_cancellation_is_swallowed(clock: FakeClock) -> None:
+    journal = SwallowingJournal()
+    source = ScriptedSource(clock)  # never completes: the loop would poll forever
+    poller = WritebackPoller(source, journal=journal, clock=clock)
+    await poller.track(await recorded(journal, clock, "s1"))
+    await journal.inside.wait()  # the poller is inside the journal call that swallows
+
+    await asyncio.wait_for(poller.aclose(), timeout=30)  # a guard against a hang, not a measurement
+
+    rounds = poller.rounds
+    await clock.sleep(120)
+    assert poller.rounds == rounds, "the poller kept polling after aclose"

@@ -198,7 +198,7 @@ class SikkaProvider:
         if writeback_poller is not None and writeback_poller.journal is not self.store.journal:
             raise InvalidArgumentError("a shared writeback_poller must use this provider's store's journal")
         poller = writeback_poller or WritebackPoller(
-            journal=self.store.journal, clock=self.clock, schedule=poll_schedule
+            journal=self.store.journal, clock=self.clock, schedule=poll_schedule, leases=self.store
         )
         self.writebacks = BoundWritebacks(
             poller, self.writeback_source, practice=self.practice_key, owns_poller=writeback_poller is None

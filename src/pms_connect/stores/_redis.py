@@ -491,8 +491,7 @@ class RedisStore:
             yield
         finally:
             renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewer
+            await asyncio.gather(renewer, return_exceptions=True)  # the caller's own cancellation propagates
             with contextlib.suppress(StoreError):  # an unreachable Redis drops the lock by its lease
                 await self._redis.run(lambda r: self._unlock(keys=[key], args=[token]), "release a lock")
 

@@ -235,7 +235,8 @@ async def _serve(state: SandboxState, endpoint: _Endpoint, ctx: Ctx) -> Response
     if budget is not None:
         verdict = state.limiter.hit(budget)
         ctx.rate = verdict
-        ctx.response_headers.update(verdict.headers())
+        if state.faults.rate_limit_headers:
+            ctx.response_headers.update(verdict.headers())
         if not verdict.allowed:
             raise SikkaError(
                 "API2012",

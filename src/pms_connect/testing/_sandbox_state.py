@@ -72,6 +72,8 @@ class SandboxFaults:
         self.drop_rate: float = 0.0
         """The probability that the transport drops a request's connection (see ``SandboxTransport``)."""
         self.data_insert_in_progress: bool = False
+        self.rate_limit_headers: bool = True
+        """Whether answers carry ``X-Rate-Limit-*`` (gs.txt shows them; a client must keep the budget without)."""
         """Answer reads with ``Data-Insert: in progress``, as Sikka does while it reloads a practice's data."""
         self.write_answer_loss: float = 0.0
         """The probability that a queued write's answer is lost (see ``write_answer_loss_mode``)."""
@@ -147,6 +149,7 @@ class SandboxFaults:
         self.error_rate = 0.0
         self.drop_rate = 0.0
         self.data_insert_in_progress = False
+        self.rate_limit_headers = True
         self.write_answer_loss = 0.0
         self._write_answer_loss_mode = "drop"
         self.answer_hold = 5.0
