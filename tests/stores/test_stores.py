@@ -258,3 +258,34 @@ async def test_entries_survive_a_new_store_on_the_same_file(tmp_path: Path) -> N
 def test_sqlite_store_needs_a_real_file(path: str) -> None:
     with pytest.raises(InvalidArgumentError):
         SqliteStore(path)
+
+
+# -- store_from_url: one setting names the store --------------------------------------------------------------
+
+
+def test_store_from_url_builds_each_backend(tmp_path: Path) -> None:
+    from pms_connect.stores import store_from_url
+
+    assert isinstance(store_from_url("memory://"), MemoryStore)
+    sqlite = store_from_url(f"sqlite:///{tmp_path / 'pms.db'}")
+    assert isinstance(sqlite, SqliteStore)
+    assert sqlite.path == tmp_path / "pms.db"
+    redis = store_from_url("redis://127.0.0.1:1/0?prefix=clinic_a")  # no connection until first use
+    assert isinstance(redis, RedisStore)
+    assert "clinic_a" in repr(redis)
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///", "postgres://db/x", "pms.db", "redis:/x"])
+def test_store_from_url_refuses_what_it_cannot_build(url: str) -> None:
+    from pms_connect.stores import store_from_url
+
+    with pytest.raises(InvalidArgumentError):
+        store_from_url(url)
+
+
+def test_store_from_url_never_echoes_a_password() -> None:
+    from pms_connect.stores import store_from_url
+
+    with pytest.raises(InvalidArgumentError) as raised:
+        store_from_url("mysql://admin:Hunter2-Canary@db/x")
+    assert "Hunter2-Canary" not in str(raised.value)

@@ -7,7 +7,8 @@
 A store holds the request keys (with a refresh lock), the exact rate budget, the write journal (every
 write's intent, recorded before it is sent, its tracking id and its outcome), the slot claims of bookings in
 flight (journal entries with a [SlotClaim][pms_connect.stores.SlotClaim]), named locks (a practice's booking
-lock) and leases (a poller leader per Sikka app). Pass one to a provider::
+lock) and leases (a poller leader per Sikka app). [store_from_url][pms_connect.stores.store_from_url] builds one
+from a setting (``memory://``, ``sqlite:///pms.db``, ``redis://host:6379/0``). Pass one to a provider::
 
     SikkaProvider(credentials, timezone="America/Chicago", store=SqliteStore("pms.db", vault=vault))
 """
@@ -18,6 +19,7 @@ from pms_connect.stores._protocol import RateBudget, Store, WriteJournal
 from pms_connect.stores._redis import RedisStore
 from pms_connect.stores._sqlite import SqliteBudget, SqliteJournal, SqliteStore
 from pms_connect.stores._sqlite_tokens import SqliteTokenStore
+from pms_connect.stores._url import store_from_url
 
 __all__ = [
     "JournalEntry",
@@ -35,4 +37,5 @@ __all__ = [
     "Store",
     "WriteJournal",
     "new_entry_id",
+    "store_from_url",
 ]
