@@ -20,7 +20,8 @@ __all__ = ["store_from_url"]
 def store_from_url(url: str, *, vault: CredentialVault | None = None) -> Store:
     """The store ``url`` names: ``memory://`` (one process), ``sqlite:///path/to/pms.db`` (one host; four
     slashes for an absolute path, as in SQLAlchemy), or ``redis://host:6379/0`` / ``rediss://...`` (many
-    hosts; ``?prefix=name`` namespaces the keys). ``vault`` seals what the store keeps (memory:// keeps nothing at rest and ignores it).
+    hosts; ``?prefix=name`` namespaces the keys). ``vault`` seals what the store keeps (memory:// keeps
+    nothing at rest and ignores it).
     """
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if scheme == "memory":
@@ -28,7 +29,9 @@ def store_from_url(url: str, *, vault: CredentialVault | None = None) -> Store:
     if scheme == "sqlite":
         path = url[len("sqlite:///") :] if url.lower().startswith("sqlite:///") else ""
         if not path:
-            raise InvalidArgumentError("a SQLite store URL names a file: sqlite:///pms.db or sqlite:////abs/pms.db")
+            raise InvalidArgumentError(
+                "a SQLite store URL names a file: sqlite:///pms.db or sqlite:////abs/pms.db"
+            )
         return SqliteStore(path, vault=vault)
     if scheme in ("redis", "rediss", "unix"):
         query = parse_qs(urlsplit(url).query)
