@@ -23,7 +23,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
+from types import GenericAlias, ModuleType
 
 import pytest
 
@@ -77,12 +77,17 @@ def exported(module: ModuleType) -> list[str]:
     return list(names)
 
 
+def is_class(value: object) -> bool:
+    """A real class: on Python 3.10, ``inspect.isclass(tuple[int, int])`` is true for an alias like ``Block``."""
+    return inspect.isclass(value) and not isinstance(value, GenericAlias)
+
+
 def defined_classes(module: ModuleType) -> list[str]:
     """The public classes a module without ``__all__`` defines itself."""
     return [
         name
         for name, value in vars(module).items()
-        if inspect.isclass(value) and value.__module__ == module.__name__ and not name.startswith("_")
+        if is_class(value) and value.__module__ == module.__name__ and not name.startswith("_")
     ]
 
 
@@ -132,7 +137,7 @@ def missing_entries(anchors: set[str], modules: dict[str, ModuleType]) -> Iterat
             found = [f"{home}.{name}" for home in homes if f"{home}.{name}" in anchors]
             if not found:
                 yield f"{module_name}.{name}"
-            elif inspect.isclass(value):
+            elif is_class(value):
                 yield from missing_members(anchors, found[0], value)
     for module_name in PRIVATE_BUT_DOCUMENTED:
         module = importlib.import_module(module_name)
