@@ -18,7 +18,8 @@ from pms_connect.ratelimit import Priority, RateLimit, RateLimiter
 from pms_connect.stores import MemoryBudget, RedisStore, SqliteStore
 from pms_connect.testing.clock import FakeClock
 
-TEN_A_MINUTE = RateLimit(requests=10, per_seconds=60, background_share=0.5)
+# No margin here: these tests check the log's rule itself, to the second.
+TEN_A_MINUTE = RateLimit(requests=10, per_seconds=60, background_share=0.5, margin_seconds=0)
 
 
 @pytest.fixture
@@ -62,6 +63,22 @@ class Recorder:
         self.times.append(self.clock.monotonic())
 
 
+async def test_the_margin_keeps_each_grant_in_the_log_a_little_longer(clock):
+    """The server counts arrivals: a margin keeps requests granted a period apart from arriving closer."""
+    limiter = RateLimiter(RateLimit(requests=10, per_seconds=60), clock=clock)
+    await drain(limiter, 10)
+
+    await limiter.acquire("p")
+
+    assert RateLimit().margin_seconds == 1.0
+    assert clock.monotonic() == pytest.approx(61)
+
+
+def test_a_negative_margin_is_refused():
+    with pytest.raises(InvalidArgumentError, match="margin_seconds"):
+        RateLimit(margin_seconds=-1)
+
+
 async def test_a_fresh_budget_lets_exactly_its_limit_through_at_once(limiter, clock):
     await drain(limiter, 10)
 
@@ -89,7 +106,8 @@ async def test_a_thousand_requests_never_put_more_than_the_budget_in_any_window(
 
     assert len(recorder.times) == 1000
     assert worst_window(recorder.times, 60) == 200
-    assert max(recorder.times) == pytest.approx(240)  # five windows of 200
+    assert worst_window(recorder.times, 61) == 200  # nor any of 60 s plus the default margin
+    assert max(recorder.times) == pytest.approx(4 * 61)  # five windows of 200
 
 
 async def test_concurrent_waiters_do_not_stampede(clock):

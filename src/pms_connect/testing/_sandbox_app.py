@@ -240,7 +240,7 @@ async def _serve(state: SandboxState, endpoint: _Endpoint, ctx: Ctx) -> Response
         if not verdict.allowed:
             raise SikkaError(
                 "API2012",
-                f"More than {verdict.limit} requests in 60 seconds.",
+                f"More than {verdict.limit} requests in {state.limiter.window:g} seconds.",
                 more=f"Retry after X-Rate-Limit-Reset ({verdict.reset}) seconds.",
             )
     if ctx.key is not None:
@@ -354,7 +354,7 @@ async def post_request_key(ctx: Ctx) -> Response:
     verdict = ctx.state.limiter.hit(app.app_id)
     ctx.response_headers.update(verdict.headers())
     if not verdict.allowed:
-        raise SikkaError("API2012", f"More than {verdict.limit} requests in 60 seconds.")
+        raise SikkaError("API2012", f"More than {verdict.limit} requests in {ctx.state.limiter.window:g} seconds.")
     if grant == "request_key":
         if not fields.get("office_id"):
             raise SikkaError("API1020", "office_id is missing.")

@@ -119,6 +119,8 @@ class SikkaSandbox:
       then holds both. One provider in two chairs at once is always accepted.
     * ``key_lifetime``: how long a request key lives.
     * ``rate_limit``: requests per 60-second window, per app and office.
+    * ``rate_window``: the length of that window: Sikka's is 60 seconds; a shorter one lets a test of the
+      budget across processes run in seconds on the real clock (a switch, not a behaviour of Sikka).
     * ``pms_name``: the practice's PMS, which decides the supported writebacks and native open slots.
     * ``timezone``: the practices' IANA time zone; "today" for the seed is taken in this zone.
     """
@@ -133,6 +135,7 @@ class SikkaSandbox:
         page_cap: int | None = None,
         key_lifetime: dt.timedelta = dt.timedelta(hours=24),
         rate_limit: int = 250,
+        rate_window: dt.timedelta = dt.timedelta(seconds=60),
         pms_name: str = "Dentrix",
         timezone: str = "America/Chicago",
     ) -> None:
@@ -142,6 +145,8 @@ class SikkaSandbox:
             raise ValueError("key_lifetime must be positive")
         if rate_limit < 1:
             raise ValueError("rate_limit must be at least 1")
+        if rate_window <= dt.timedelta(0):
+            raise ValueError("rate_window must be positive")
         if page_cap is not None and not 1 <= page_cap <= 5000:
             raise ValueError("page_cap must be between 1 and 5000")
         self.seed = seed
@@ -159,7 +164,7 @@ class SikkaSandbox:
             zone=zone,
             world=world,
             keys=keys,
-            limiter=RateLimiter(self.clock, rate_limit),
+            limiter=RateLimiter(self.clock, rate_limit, rate_window.total_seconds()),
             queue=queue,
             utility=utility,
             faults=SandboxFaults(seed, keys, queue, utility),
