@@ -517,12 +517,15 @@ class WritebackPoller:
                     continue
                 result = results[entry.handle.id]
                 if result is None:
+                    if not await self._still_leading(key):
+                        break  # the round outlasted the lease and another worker leads now
                     await self._check(entry)  # done at the PMS: read its outcome from its own source
                 elif result.status.terminal:
                     await self._settle(entry, result)
         unknown.sort(key=lambda e: e.due)
         for entry in unknown[: self.schedule.max_single_checks]:
-            await self._check(entry)
+            if await self._still_leading(entry.source.batch_key):
+                await self._check(entry)
         await self._adopt(now)
         for entry in due:
             if entry.handle.id not in self._entries:
@@ -550,6 +553,17 @@ class WritebackPoller:
         else:
             self._leading.pop(key, None)
         return held
+
+    async def _still_leading(self, key: str) -> bool:
+        """Renew the lease of ``key`` in a long round (one detail check after another), so that the lease never
+        lapses while this poller still sends; False once another worker holds it."""
+        if self._leases is None:
+            return True
+        now = self._clock.now()
+        until = self._leading.get(key)
+        if until is not None and now < until - self.lease_ttl * 2 / 3:
+            return True  # renewed within the last third of a lease
+        return await self._lead(key, now)
 
     async def _adopt(self, now: datetime) -> None:
         """As leader, follow the open entries of every known practice that no poller here follows yet

@@ -584,6 +584,39 @@ async def test_the_leader_adopts_what_a_dead_worker_left_open(clock: FakeClock) 
     await worker_b.aclose()
 
 
+async def test_a_round_longer_than_the_lease_keeps_it(clock: FakeClock) -> None:
+    """A round of detail checks (one request per write) can outlast the lease: the leader renews it as it
+    goes, so that no other worker starts polling while it still sends."""
+    store = MemoryStore()
+    ttl = timedelta(seconds=30)
+    rival_won: list[bool] = []
+
+    class SlowDetails(ScriptedSource):
+        async def poll(self, handles: Sequence[Writeback]) -> dict[str, WritebackResult | None]:  # type: ignore[override]
+            self.poll_calls += 1
+            return {h.id: None for h in handles}  # done at the PMS: each outcome needs its own request
+
+        async def check(self, handle: Writeback) -> WritebackResult:
+            clock.advance(timedelta(seconds=12))  # a slow answer
+            rival = await store.lease("writeback-poller:scripted", "rival", ttl=30, now=clock.now().timestamp())
+            rival_won.append(rival)
+            return await super().check(handle)
+
+    source = SlowDetails(clock)
+    poller = WritebackPoller(source, journal=store.journal, clock=clock, leases=store, lease_ttl=ttl)
+    handles = [await recorded(store.journal, clock, f"d{i}") for i in range(6)]
+    for h in handles:
+        source.complete(h.id, timedelta(0), WritebackState.WRITTEN)
+        await poller.track(h)
+
+    results = [await poller.wait(h) for h in handles]
+
+    assert {r.status for r in results} == {WritebackState.WRITTEN}
+    assert source.check_calls == 6, "one round: 72 s of checks under a 30 s lease"
+    assert rival_won == [False] * 6
+    await poller.aclose()
+
+
 class SwallowingJournal(MemoryJournal):
     """A journal whose heartbeat swallows a cancellation, as a library below a store once did in a fleet."""
 
