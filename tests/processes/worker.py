@@ -9,6 +9,9 @@ from stdin:
 * ``{"op": "reschedule", "appointment_id", "start"}``, ``{"op": "cancel", "appointment_id"}``
 * ``{"op": "create", "first_name", "last_name"}``, ``{"op": "pay", "patient_id", "amount"}``
 * ``{"op": "settle_all"}``: wait for every open entry of the practice's journal; their results
+* ``{"op": "reads", "n"}``: ``n`` cheap reads through the rate budget, all at once
+* ``{"op": "leading"}``: the apps whose poller lease this worker holds
+* ``{"op": "sent"}``: how many requests this worker sent, by method and path, and when it read writebacks
 * ``{"op": "exit"}``
 
 A write answers ``{"handle", "acknowledged", "writeback_id"}`` or ``{"error": "<ErrorType>"}``.
@@ -22,6 +25,8 @@ import os
 import signal
 import sqlite3
 import sys
+import time
+from collections import Counter
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -32,7 +37,7 @@ from pms_connect import BookingRequest, NewPatient, PaymentRequest, PmsError
 from pms_connect._clock import SystemClock
 from pms_connect.ratelimit import RateLimit
 from pms_connect.sikka import SikkaCredentials, SikkaProvider
-from pms_connect.stores import RedisStore, SqliteStore
+from pms_connect.stores import MemoryStore, RedisStore, SqliteStore
 from pms_connect.writeback import PollSchedule, WritebackPoller, handle_from_entry
 
 CRASH_POINTS = ("before_intent", "after_intent", "after_sending", "after_answer", "while_tracking")
@@ -41,6 +46,24 @@ CRASH_POINTS = ("before_intent", "after_intent", "after_sending", "after_answer"
 def die() -> None:
     sys.stdout.flush()
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+class Counting(httpx.AsyncBaseTransport):
+    """Counts what this worker sends, by method and path (the sandbox sees every worker's requests as one)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.sent: Counter[str] = Counter()
+        self.poll_times: list[float] = []  # wall-clock times of writeback reads, comparable across processes
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent[f"{request.method} {request.url.path}"] += 1
+        if request.method == "GET" and request.url.path.endswith(("/writebacks", "/writeback_status")):
+            self.poll_times.append(time.time())
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
 
 
 class CrashAfterSending(httpx.AsyncBaseTransport):
@@ -59,7 +82,7 @@ class CrashAfterSending(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
-def install_crash(pms: SikkaProvider, store: SqliteStore | RedisStore, point: str) -> None:
+def install_crash(pms: SikkaProvider, store: SqliteStore | RedisStore | MemoryStore, point: str) -> None:
     """Kill this process at ``point`` of its own write. The worker also follows what crashed workers left
     open (its poller acknowledges and touches their entries): those never trigger the crash."""
     journal = store.journal
@@ -134,21 +157,26 @@ async def write(pms: SikkaProvider, cmd: dict[str, Any]) -> dict[str, Any]:
 
 
 async def reads(pms: SikkaProvider, n: int) -> dict[str, Any]:
-    """``n`` cheap reads of the practice, through the rate budget."""
-    for _ in range(n):
+    """``n`` cheap reads of the practice, all at once, through the rate budget."""
+
+    async def one() -> None:
         await pms.client.fetch_page("practices", {"practice_id": pms.practice_id}, index=0, page_size=1)
+
+    await asyncio.gather(*(one() for _ in range(n)))
     return {"reads": n}
 
 
-async def settle_all(pms: SikkaProvider, store: SqliteStore | RedisStore) -> dict[str, Any]:
+async def settle_all(pms: SikkaProvider, store: SqliteStore | RedisStore | MemoryStore) -> dict[str, Any]:
     """Wait for every open entry of the practice, then report every entry the journal holds."""
     for entry in await store.journal.open_entries(pms.practice_key):
         await pms.writebacks.wait(handle_from_entry(entry))
     if isinstance(store, SqliteStore):
         with sqlite3.connect(store.path) as db:  # every id, settled ones included (the test's own view)
             ids = [row[0] for row in db.execute("SELECT id FROM pms_connect_journal")]
-    else:
+    elif isinstance(store, RedisStore):
         ids = [k.split(":")[-1] for k in await store._redis.client.keys(store._redis.key("journal", "*"))]
+    else:
+        ids = list(store.journal._entries)
     results = {}
     for entry_id, entry in (await store.journal.get_many(ids)).items():
         assert entry.result is not None, "an entry is still open"
@@ -156,24 +184,45 @@ async def settle_all(pms: SikkaProvider, store: SqliteStore | RedisStore) -> dic
             "status": entry.result.status.value,
             "writeback_id": entry.result.writeback_id or entry.writeback_id,
             "created_id": entry.result.created_id,
+            "settled_at": entry.settled_at.isoformat() if entry.settled_at else None,
         }
     return {"results": results}
 
 
+def dump_tasks() -> None:
+    """On SIGUSR1: every task's stack on stderr (to see where a stuck worker waits)."""
+    for task in asyncio.all_tasks():
+        print(f"task {task.get_name()}:", file=sys.stderr)
+        awaited: Any = task.get_coro()
+        while awaited is not None and hasattr(awaited, "cr_frame"):
+            frame = awaited.cr_frame or getattr(awaited, "ag_frame", None)
+            if frame is not None:
+                print(f"  {frame.f_code.co_filename}:{frame.f_lineno} {frame.f_code.co_name}", file=sys.stderr)
+            awaited = getattr(awaited, "cr_await", None)
+        print(f"  awaiting {awaited!r}"[:300], file=sys.stderr)
+    sys.stderr.flush()
+
+
 async def main(config: dict[str, Any]) -> None:
+    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, dump_tasks)
     creds = SikkaCredentials.model_validate(config["credentials"])
-    store: SqliteStore | RedisStore
-    if config.get("redis_url"):
+    store: SqliteStore | RedisStore | MemoryStore
+    if config.get("memory"):
+        store = MemoryStore()
+    elif config.get("redis_url"):
         store = RedisStore(config["redis_url"], prefix=config.get("prefix", "pms_connect"), lock_timeout=60)
     else:
         store = SqliteStore(config["db"], lock_timeout=60)
     point = config.get("crash_at")
     fast = PollSchedule(min_interval=timedelta(seconds=0.2), max_interval=timedelta(seconds=0.5))
-    extra: dict[str, Any] = {}
-    if point == "after_sending":
-        extra["transport"] = CrashAfterSending()
+    counting = Counting(CrashAfterSending() if point == "after_sending" else httpx.AsyncHTTPTransport())
+    extra: dict[str, Any] = {"transport": counting}
     if config.get("rate_limit"):
-        extra["rate_limit"] = RateLimit(requests=config["rate_limit"], per_seconds=config["per_seconds"])
+        extra["rate_limit"] = RateLimit(
+            requests=config["rate_limit"],
+            per_seconds=config["per_seconds"],
+            margin_seconds=config.get("margin_seconds", 1.0),
+        )
     if config.get("lease_ttl"):
         extra["writeback_poller"] = WritebackPoller(
             journal=store.journal,
@@ -213,6 +262,8 @@ async def main(config: dict[str, Any]) -> None:
                 answer = await reads(pms, cmd["n"])
             elif cmd["op"] == "leading":
                 answer = {"leading": sorted(pms.writebacks.poller.leading)}
+            elif cmd["op"] == "sent":
+                answer = {"sent": dict(counting.sent), "poll_times": counting.poll_times}
             else:
                 answer = await write(pms, cmd)
             print(json.dumps(answer), flush=True)
