@@ -1,8 +1,10 @@
-"""Run the adapter: ``python -m examples.fastapi_receptionist [--sandbox] [--host H] [--port P]``.
+"""Run the adapter: ``python -m examples.fastapi_receptionist [--sandbox] [--host H] [--port P] [--workers N]``.
 
-Without ``--sandbox`` the settings come from ``RECEPTIONIST_*`` variables (see the README). With it, the
-adapter runs offline against the embedded Sikka sandbox: a throw-away database and made-up secrets, and a
-demo practice ("demo") already connected, its line ``+15550100000`` known to Vapi as ``demo-number``.
+Without ``--sandbox`` the settings come from ``RECEPTIONIST_*`` variables (see the README); ``--workers N``
+starts N worker processes (``uvicorn examples.fastapi_receptionist.app:from_env --factory --workers N``),
+which share the store ``RECEPTIONIST_STORE_URL`` names. With ``--sandbox``, one process runs offline
+against the embedded Sikka sandbox: a throw-away database and store, made-up secrets, and a demo practice
+("demo") already connected, its line ``+15550100000`` known to Vapi as ``demo-number``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import uvicorn
 
 from pms_connect import CredentialVault, PmsProvider
 from pms_connect.sikka import SikkaCredentials, SikkaProvider
+from pms_connect.stores import Store
 
 from .app import create_app
 from .connections import PmsFactory
@@ -26,6 +29,7 @@ from .settings import Settings, SettingsError
 DEMO_ACCOUNT = "demo"
 DEMO_NUMBER = "+15550100000"
 DEMO_FRONT_DESK = "+15550100001"
+FACTORY = "examples.fastapi_receptionist.app:from_env"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -33,24 +37,43 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sandbox", action="store_true", help="run offline against the embedded Sikka sandbox")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes (they share RECEPTIONIST_STORE_URL; not --sandbox)",
+    )
     args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
     if not args.sandbox:
         try:
-            settings = Settings.from_env()
+            settings = Settings.from_env()  # checked once here, before any worker starts
         except SettingsError as exc:
             raise SystemExit(str(exc)) from None
-        uvicorn.run(create_app(settings), host=args.host, port=args.port)
+        if args.workers == 1:
+            uvicorn.run(create_app(settings), host=args.host, port=args.port)
+        else:  # each worker process imports the factory and builds its own app, database engine and store
+            uvicorn.run(FACTORY, factory=True, workers=args.workers, host=args.host, port=args.port)
         return
+    if args.workers != 1:
+        parser.error(
+            "--sandbox runs one process: its sandbox lives in it (serve `pms-connect sandbox` for a fleet)"
+        )
     from pms_connect.testing import SikkaSandbox
 
     sandbox = SikkaSandbox(seed=7)
 
-    def factory(credentials: SikkaCredentials, zone: str) -> PmsProvider:
-        return SikkaProvider(credentials, timezone=zone, base_url=sandbox.base_url, transport=sandbox.transport)
+    def factory(credentials: SikkaCredentials, zone: str, store: Store) -> PmsProvider:
+        return SikkaProvider(
+            credentials, timezone=zone, base_url=sandbox.base_url, transport=sandbox.transport, store=store
+        )
 
-    database = Path(tempfile.mkdtemp(prefix="receptionist-demo-")) / "receptionist.db"
+    directory = Path(tempfile.mkdtemp(prefix="receptionist-demo-"))
+    database = directory / "receptionist.db"
     settings = Settings.from_env(
         database_url=f"sqlite:///{database}",
+        store_url=f"sqlite:///{directory / 'receptionist-pms.db'}",
         public_base_url=f"http://{args.host}:{args.port}",
         admin_token=secrets.token_urlsafe(24),
         vault_keys=f"demo:{CredentialVault.generate_key()}",

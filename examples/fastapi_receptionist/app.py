@@ -1,4 +1,10 @@
-"""``create_app``: the receptionist adapter as a FastAPI app, with every outside dependency injectable."""
+"""``create_app``: the receptionist adapter as a FastAPI app, with every outside dependency injectable.
+
+``from_env`` is the same app built from ``RECEPTIONIST_*`` variables, for an ASGI server that starts
+several worker processes (each calls it)::
+
+    uvicorn examples.fastapi_receptionist.app:from_env --factory --workers 4
+"""
 
 from __future__ import annotations
 
@@ -12,27 +18,43 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from pms_connect import CredentialVault, PmsProvider
+from pms_connect.errors import InvalidArgumentError, VaultError
 from pms_connect.sikka import SikkaCredentials, SikkaProvider
+from pms_connect.stores import Store, store_from_url
 
 from . import pms_routes, twilio_routes, vapi_routes
 from .connections import PmsConnections, PmsFactory
 from .db import Database
 from .services import Services
-from .settings import Settings
+from .settings import ENV_PREFIX, Settings, SettingsError
 from .sms import DisabledSms, SmsSender, TwilioSms
 
-__all__ = ["create_app", "sikka_factory"]
+__all__ = ["create_app", "from_env", "open_store", "sikka_factory"]
 
 logger = logging.getLogger("examples.fastapi_receptionist")
 
+_STARTUP_FAILURE = 3
+"""uvicorn's exit code for a worker that cannot start: its supervisor then stops rather than restart it."""
+
 
 def sikka_factory(settings: Settings) -> PmsFactory:
-    """Real Sikka ONE providers (``settings.sikka_base_url`` may point at a served sandbox)."""
+    """Real Sikka ONE providers on the process's store (``settings.sikka_base_url`` may point at a served
+    sandbox)."""
 
-    def build(credentials: SikkaCredentials, zone: str) -> PmsProvider:
-        return SikkaProvider(credentials, timezone=zone, base_url=settings.sikka_base_url)
+    def build(credentials: SikkaCredentials, zone: str, store: Store) -> PmsProvider:
+        return SikkaProvider(credentials, timezone=zone, base_url=settings.sikka_base_url, store=store)
 
     return build
+
+
+def open_store(settings: Settings, vault: CredentialVault) -> Store:
+    """The store ``settings.store_url`` names, sealing what it keeps with ``vault``. A URL the SDK refuses
+    (or a ``redis://`` one without the redis extra) is a :class:`SettingsError` naming the setting, never
+    the URL (it may carry a password)."""
+    try:
+        return store_from_url(settings.store_url, vault=vault)
+    except (InvalidArgumentError, ImportError) as exc:
+        raise SettingsError(f"invalid settings: {ENV_PREFIX}STORE_URL: {exc}") from None
 
 
 def _default_sms(settings: Settings) -> SmsSender:
@@ -60,9 +82,11 @@ def create_app(
     sms_sender: SmsSender | None = None,
     clock: Callable[[], datetime] | None = None,
 ) -> FastAPI:
-    """Build the app. ``pms_factory`` builds a practice's provider from its credentials and time zone
-    (default: Sikka), ``sms_sender`` sends texts (default: Twilio when configured), ``clock`` returns the
-    current aware time (tests pass a ``FakeClock``'s ``now``). The database tables are created here."""
+    """Build the app. ``pms_factory`` builds a practice's provider from its credentials, time zone and the
+    process's store (default: Sikka), ``sms_sender`` sends texts (default: Twilio when configured), ``clock``
+    returns the current aware time (tests pass a ``FakeClock``'s ``now``). The database tables are created
+    here (safely when several workers start at once); the store is opened at start-up, one per process and
+    shared by every practice's provider, and closed at shutdown after them."""
     db = Database(settings.database_url)
     db.create_all()
     vault = CredentialVault.from_string(settings.vault_keys.get_secret_value(), source="the vault_keys setting")
@@ -78,14 +102,21 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store: Store | None = None
         try:
+            store = open_store(settings, vault)
+            svc.connections.open(store)
             yield
         finally:
-            await svc.drain()
-            await svc.connections.aclose()  # stops the writeback pollers
-            if owns_sms:
-                await svc.sms.aclose()
-            db.dispose()
+            try:
+                await svc.drain()
+                await svc.connections.aclose()  # stops the writeback pollers
+            finally:
+                if store is not None:
+                    await store.aclose()  # after the providers: their pollers used it until now
+                if owns_sms:
+                    await svc.sms.aclose()
+                db.dispose()
 
     app = FastAPI(title="pms_connect receptionist", version="0.1.0", lifespan=lifespan)
     app.state.services = svc
@@ -100,6 +131,17 @@ def create_app(
         return {"status": "ok"}
 
     return app
+
+
+def from_env() -> FastAPI:
+    """The app from ``RECEPTIONIST_*`` variables: the factory for ``uvicorn ... --factory --workers N``, which
+    every worker process calls. Invalid settings (or vault keys) stop the server, rather than a restart loop
+    of dying workers; the message names the setting and the problem, never a value."""
+    try:
+        return create_app(Settings.from_env())
+    except (SettingsError, VaultError) as exc:
+        logger.error("%s", exc)
+        raise SystemExit(_STARTUP_FAILURE) from None
 
 
 async def _invalid_request(request: Request, exc: Exception) -> Response:

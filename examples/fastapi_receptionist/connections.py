@@ -1,7 +1,9 @@
 """One live PMS connection per practice, opened from its sealed credentials on first use.
 
-A connection is long-lived on purpose: its request key, rate budget and writeback poller are per practice,
-and the poller must outlive the request that booked, to text the caller when the booking lands.
+A connection is long-lived on purpose: its writeback poller must outlive the request that booked, to text
+the caller when the booking lands. Every provider of the process shares one store (``Settings.store_url``),
+and through it the other worker processes: request keys, the write journal, slot claims, the booking lock,
+the rate budget and the poller lease.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Callable
 
 from pms_connect import CredentialVault, PmsError, PmsProvider
 from pms_connect.sikka import SikkaCredentials
+from pms_connect.stores import Store
 
 from .db import Practice
 
@@ -20,8 +23,10 @@ __all__ = ["PmsConnections", "PmsFactory"]
 
 logger = logging.getLogger("examples.fastapi_receptionist.connections")
 
-PmsFactory = Callable[[SikkaCredentials, str], PmsProvider]
-"""Builds a provider from a practice's credentials and IANA time zone (tests point it at the sandbox)."""
+PmsFactory = Callable[[SikkaCredentials, str, Store], PmsProvider]
+"""Builds a provider from a practice's credentials, IANA time zone and the process's store, which the
+provider must use (``SikkaProvider(..., store=store)``): without it, each worker process would hold its own
+slot claims and two workers could each book one slot. Tests point it at the sandbox."""
 
 
 class PmsConnections:
@@ -31,10 +36,23 @@ class PmsConnections:
         self._live: dict[str, tuple[str, PmsProvider]] = {}
         self._retired: list[PmsProvider] = []
         self._lock = asyncio.Lock()
+        self._store: Store | None = None
+
+    def open(self, store: Store) -> None:
+        """Start (the app's lifespan does this): every provider built from now on shares ``store``. The
+        caller owns the store and closes it after :meth:`aclose`."""
+        self._store = store
+
+    @property
+    def store(self) -> Store:
+        """The process's store; only between :meth:`open` and :meth:`aclose`."""
+        if self._store is None:
+            raise RuntimeError("the PMS connections are not open: start the app (its lifespan) first")
+        return self._store
 
     def build(self, credentials: SikkaCredentials, timezone: str) -> PmsProvider:
-        """A new provider, not yet shared (setup tests it before adopting it)."""
-        return self._factory(credentials, timezone)
+        """A new provider on the shared store, not yet shared itself (setup tests it before adopting it)."""
+        return self._factory(credentials, timezone, self.store)
 
     def open_credentials(self, practice: Practice) -> SikkaCredentials:
         """The practice's credentials; the envelope only opens under its own account id."""
@@ -63,10 +81,12 @@ class PmsConnections:
         self._live[practice.account_id] = (practice.sealed_credentials, provider)
 
     async def aclose(self) -> None:
+        """Close every provider (their pollers stop); the store is left to its owner to close after."""
         async with self._lock:
             providers = [p for _, p in self._live.values()] + self._retired
             self._live.clear()
             self._retired.clear()
+            self._store = None
         for provider in providers:
             with contextlib.suppress(PmsError):
                 await provider.aclose()

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import JSON, DateTime, Enum, ForeignKey, String, Text, create_engine, select, text
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
@@ -177,8 +177,22 @@ class Database:
         self.engine = create_engine(url, **options)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
-    def create_all(self) -> None:
-        Base.metadata.create_all(self.engine)
+    def create_all(self, *, attempts: int | None = None) -> None:
+        """Create the missing tables and indexes. Safe when several workers start on one empty database:
+        each checks what exists and then creates the rest, so a worker that loses the race between the check
+        and its ``CREATE`` gets "already exists" (an OperationalError on SQLite, a ProgrammingError or an
+        IntegrityError on PostgreSQL) and checks again. Each lost race means another worker created one more
+        table or index, so there are at most as many as the schema has; an error that persists beyond that
+        (a read-only file, a wrong URL) is raised."""
+        schema = Base.metadata.sorted_tables
+        attempts = attempts or 1 + len(schema) + sum(len(table.indexes) for table in schema)
+        for attempt in range(1, attempts + 1):
+            try:
+                Base.metadata.create_all(self.engine)
+                return
+            except (OperationalError, ProgrammingError, IntegrityError):
+                if attempt == attempts:
+                    raise
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from pms_connect.sikka import DEFAULT_BASE_URL
 
 __all__ = ["ENV_PREFIX", "Settings", "SettingsError"]
 
 ENV_PREFIX = "RECEPTIONIST_"
+
+STORE_SCHEMES = ("memory", "sqlite", "redis", "rediss", "unix")
+"""What ``pms_connect.stores.store_from_url`` builds a store from."""
 
 
 class SettingsError(ValueError):
@@ -28,6 +32,14 @@ class Settings(BaseModel):
 
     database_url: str = "sqlite:///receptionist.db"
     """SQLAlchemy URL of the adapter's own database (practices, phone numbers, call log)."""
+
+    store_url: str = "sqlite:///receptionist-pms.db"
+    """What every worker process shares with the others (``pms_connect.stores.store_from_url``): the PMS
+    request keys, the write journal, the slot claims and the per-practice booking lock (so two callers never
+    both get one slot), the rate budget and the writeback poller's lease. ``sqlite:///path`` (four slashes
+    for an absolute path) serves the workers of one host; workers on several hosts must share a Redis:
+    ``redis://host:6379/0`` or ``rediss://...`` (``?prefix=name`` namespaces the keys; extra ``redis``).
+    ``memory://`` is for a single process only. Tokens and request bodies are sealed with the vault."""
 
     public_base_url: str = "http://127.0.0.1:8000"
     """The scheme and host Twilio calls, as Twilio sees them: behind a proxy or tunnel the URL the server
@@ -71,6 +83,22 @@ class Settings(BaseModel):
 
     search_days: int = Field(default=7, ge=1, le=31)
     """How far ahead availability looks when the caller names no date."""
+
+    @field_validator("store_url")
+    @classmethod
+    def _store_url_is_known(cls, url: str) -> str:
+        # Only the scheme is ever quoted: the rest of a URL can carry a password.
+        head, sep, rest = url.partition("://")
+        scheme = head.lower() if sep and re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", head) else None
+        if scheme is None:
+            raise ValueError("not a store URL: use memory://, sqlite:///path/to/pms.db or redis://host:6379/0")
+        if scheme not in STORE_SCHEMES:
+            raise ValueError(
+                f"unknown store URL scheme {scheme!r}: use memory://, sqlite:///path/to/pms.db or redis://host:6379/0"
+            )
+        if scheme == "sqlite" and not (rest.startswith("/") and rest[1:]):
+            raise ValueError("a SQLite store URL names a file: sqlite:///pms.db or sqlite:////abs/pms.db")
+        return url
 
     @model_validator(mode="after")
     def _vapi_auth_is_configured(self) -> Settings:

@@ -36,6 +36,7 @@ from examples.fastapi_receptionist.services import Services  # noqa: E402
 from pms_connect import CredentialVault, PmsProvider  # noqa: E402
 from pms_connect.matching import normalize_phone  # noqa: E402
 from pms_connect.sikka import SikkaCredentials, SikkaProvider  # noqa: E402
+from pms_connect.stores import Store  # noqa: E402
 from pms_connect.testing import FakeClock, SikkaSandbox  # noqa: E402
 
 ADMIN_TOKEN = "admin-token-0123456789abcdef"
@@ -319,6 +320,7 @@ def open_harness(
         database = tmp_path / f"receptionist-{next(opened)}.db"
         values: dict[str, Any] = {
             "database_url": f"sqlite:///{database}",
+            "store_url": f"sqlite:///{database.with_suffix('.pms.db')}",  # the default kind of store
             "public_base_url": PUBLIC_BASE,
             "admin_token": ADMIN_TOKEN,
             "vault_keys": f"k1:{CredentialVault.generate_key()}",
@@ -331,9 +333,14 @@ def open_harness(
         values.update(overrides)
         settings = Settings.model_validate(values)
 
-        def factory(credentials: SikkaCredentials, zone: str) -> PmsProvider:
+        def factory(credentials: SikkaCredentials, zone: str, store: Store) -> PmsProvider:
             return SikkaProvider(
-                credentials, timezone=zone, base_url=sandbox.base_url, transport=sandbox.transport, clock=clock
+                credentials,
+                timezone=zone,
+                base_url=sandbox.base_url,
+                transport=sandbox.transport,
+                clock=clock,
+                store=store,
             )
 
         app = create_app(settings, pms_factory=factory, clock=clock.now)
