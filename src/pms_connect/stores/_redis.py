@@ -13,8 +13,9 @@ What lives where (every key under ``prefix``):
   rule needs two counts (the key's and its lane's), phantom grants from the server's headers, and grant times
   that never go backwards, all in one atomic step;
 * the write journal: each entry a JSON value ``{prefix}:journal:{id}`` (its body sealed when a vault is given)
-  and its heartbeat ``{prefix}:touch:{id}``; sets of open entries (all, and per practice), a sorted set of the
-  entries with slot claims per practice (score: when settled, ``+inf`` while open), and a hash of writeback ids
+  and its heartbeat, a score in one sorted set ``{prefix}:touch`` (member: the entry id, score: when it was
+  last touched, so that one command renews every entry a poller follows); sets of open entries (all, and per
+  practice), a sorted set of the entries with slot claims per practice (score: when settled, ``+inf`` while open), and a hash of writeback ids
   per practice, so that one writeback belongs to one entry. Each transition is an optimistic transaction
   (``WATCH`` the entry, apply the shared transition, ``MULTI``/``EXEC``), retried if another worker went first.
 
