@@ -6,9 +6,7 @@ from __future__ import annotations
 import io
 import json
 import runpy
-import socket
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +14,8 @@ import pytest
 
 from pms_connect.cli import main
 from pms_connect.testing import SikkaSandbox
+
+from .served import serve
 
 
 def run(*argv: str) -> tuple[int, str]:
@@ -83,24 +83,8 @@ def test_check_with_missing_credentials_names_the_variables(
 
 @pytest.fixture
 def served_sandbox() -> Iterator[tuple[SikkaSandbox, str]]:
-    """The sandbox served by uvicorn in a thread, on a loopback socket that listens before the thread starts
-    (connections wait in its backlog, so there is nothing to poll for)."""
-    import uvicorn
-
-    sandbox = SikkaSandbox(seed=7)
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(16)
-    port = listener.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(sandbox.app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    try:
-        yield sandbox, f"http://127.0.0.1:{port}/v4"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        listener.close()
+    for served in serve(SikkaSandbox(seed=7)):
+        yield served.sandbox, served.base_url
 
 
 def test_check_against_the_sandbox_served_on_loopback(

@@ -22,7 +22,6 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,6 +31,8 @@ import pytest
 from pms_connect import CredentialVault
 from pms_connect.matching import normalize_phone
 from pms_connect.testing import FakeClock, SikkaSandbox
+
+from ..served import Served, serve
 
 pytestmark = pytest.mark.slow
 
@@ -89,35 +90,16 @@ def eventually(probe: Callable[[], T | None], what: str, *, seconds: float = 20.
         time.sleep(0.02)
 
 
-@dataclass
-class Served:
-    sandbox: SikkaSandbox
-    base_url: str
-
-
 @pytest.fixture
 def served() -> Iterator[Served]:
     """A sandbox on loopback whose clock stands still at the real now: bookings stay pending."""
-    import uvicorn
-
     sandbox = SikkaSandbox(
         seed=7,
         clock=FakeClock(start=datetime.now(timezone.utc)),
         writeback_delay=timedelta(minutes=60),
         rate_limit=100_000,
     )
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(128)
-    server = uvicorn.Server(uvicorn.Config(sandbox.app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    try:
-        yield Served(sandbox, f"http://127.0.0.1:{listener.getsockname()[1]}/v4")
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        listener.close()
+    yield from serve(sandbox)
 
 
 class Fleet:

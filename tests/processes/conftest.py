@@ -9,12 +9,10 @@ from __future__ import annotations
 import contextlib
 import json
 import queue
-import socket
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -23,31 +21,9 @@ import pytest
 
 from pms_connect.testing import FakeClock, SikkaSandbox
 
+from ..served import Served, serve
+
 WORKER = Path(__file__).with_name("worker.py")
-
-
-@dataclass
-class Served:
-    sandbox: SikkaSandbox
-    base_url: str
-
-
-def serve(sandbox: SikkaSandbox) -> Iterator[Served]:
-    import uvicorn
-
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
-    port = listener.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(sandbox.app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    try:
-        yield Served(sandbox, f"http://127.0.0.1:{port}/v4")
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        listener.close()
 
 
 @pytest.fixture

@@ -18,7 +18,8 @@ import pytest
 from pms_connect.stores import SqliteStore
 from pms_connect.testing import FakeClock
 
-from .conftest import Served, Worker
+from ..served import Served
+from .conftest import Worker
 
 pytestmark = pytest.mark.slow
 

@@ -4,8 +4,6 @@ write answers as a remote client sees them (a broken connection, a timeout, a 50
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Iterator
 
 import httpx
@@ -13,28 +11,13 @@ import pytest
 
 from pms_connect.testing import SikkaSandbox
 
+from ..served import serve
+
 
 @pytest.fixture
 def served() -> Iterator[tuple[SikkaSandbox, str]]:
-    """The sandbox served by uvicorn in a thread, on a loopback socket that listens before the thread starts
-    (connections wait in its backlog, so there is nothing to poll for). As in tests/test_cli.py."""
-    import uvicorn
-
-    sandbox = SikkaSandbox(seed=7)
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(16)
-    port = listener.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(sandbox.app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    try:
-        yield sandbox, f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        listener.close()
-    assert not thread.is_alive()
+    for served in serve(SikkaSandbox(seed=7)):
+        yield served.sandbox, served.root
 
 
 def test_lost_write_answers_over_a_real_connection(served: tuple[SikkaSandbox, str]) -> None:
