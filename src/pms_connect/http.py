@@ -38,6 +38,7 @@ from pms_connect.errors import (
     PreconditionFailedError,
     RateLimitError,
     ServerError,
+    StoreError,
 )
 from pms_connect.ratelimit import Priority, RateLimiter
 
@@ -193,13 +194,26 @@ class HttpPipeline:
                 return await self._attempt(request, budget_key=budget_key, priority=priority)
         raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
 
-    async def _attempt(self, request: httpx.Request, *, budget_key: str, priority: Priority) -> httpx.Response:
-        await self.limiter.acquire(budget_key, priority)
-        summary = request_summary(request)
-        started = time.perf_counter()
+    async def _send(
+        self, request: httpx.Request, budget_key: str, grant: str, priority: Priority
+    ) -> httpx.Response:
+        """Send and read the answer; then, whatever happened, count the grant from the end of the trip."""
         try:
             response = await self.client.send(request)
             await response.aread()
+            return response
+        finally:
+            try:
+                await self.limiter.answered(budget_key, grant, priority)
+            except StoreError as exc:  # the answer is what the caller needs; the grant still counts
+                logger.warning("the rate budget could not record an answer (%s)", exc.message)
+
+    async def _attempt(self, request: httpx.Request, *, budget_key: str, priority: Priority) -> httpx.Response:
+        grant = await self.limiter.acquire(budget_key, priority)
+        summary = request_summary(request)
+        started = time.perf_counter()
+        try:
+            response = await self._send(request, budget_key, grant, priority)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             logger.debug("%s could not connect: %s", summary, type(exc).__name__)
             raise PmsConnectionError("could not connect to the PMS", request=summary, request_sent=False) from exc

@@ -2,7 +2,8 @@
 
 * Exact: a sliding log of grants per budget key (a practice; the app for app-level calls) in the store's
   ``budget``, so that no window of ``per_seconds`` ever holds more than ``requests`` grants, from the first
-  second on, across every process sharing the store.
+  second on, across every process sharing the store. A grant counts until ``per_seconds`` after its
+  request's answer (``answered``), since the server counts a request when it arrives, not when it was granted.
 * Lanes: interactive calls (a caller on the phone) and background work (writeback polling). The background
   lane is capped at ``background_share`` of the budget; interactive calls may use all of it, and a waiting
   interactive call goes before a waiting background one of the same process.
@@ -18,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import math
+import secrets
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -42,9 +44,9 @@ class Priority(enum.IntEnum):
 class RateLimit:
     """A budget: ``requests`` per ``per_seconds``, of which background work may use ``background_share``.
 
-    ``margin_seconds`` widens the window the log keeps: the server counts a request when it arrives, and two
-    requests granted exactly ``per_seconds`` apart can arrive closer than that when the first one's trip was
-    the slower. A second costs about 1.6 % of a 60-second budget's throughput and no 429.
+    ``margin_seconds`` widens the window the log keeps, for clocks that differ between the hosts sharing a
+    budget and the server's (each grant already counts from its request's answer). A second costs about
+    1.6 % of a 60-second budget's throughput and no 429.
     """
 
     requests: int = 200
@@ -101,9 +103,11 @@ class RateLimiter:
             if priority is Priority.INTERACTIVE:
                 self._interactive_waiting[key] -= 1
 
-    async def acquire(self, key: str, priority: Priority = Priority.INTERACTIVE) -> None:
-        """Wait until a request for ``key`` may be sent, and record it in the budget."""
+    async def acquire(self, key: str, priority: Priority = Priority.INTERACTIVE) -> str:
+        """Wait until a request for ``key`` may be sent, and record it in the budget; the grant's id, for
+        [answered][pms_connect.ratelimit.RateLimiter.answered] once the request has its answer."""
         window = self.limit.window
+        grant_id = secrets.token_hex(8)
         async with self._turn(key, priority):
             while True:
                 if priority is Priority.BACKGROUND and self._interactive_waiting[key]:
@@ -118,13 +122,22 @@ class RateLimiter:
                         limit=limit,
                         lane=priority.name.lower(),
                         lane_limit=cap,
+                        grant_id=grant_id,
                     )
                     if wait <= 0:
-                        return
+                        return grant_id
                 wait = max(wait, _MIN_WAIT)
                 self.waited_seconds += wait
                 self.sleeps += 1
                 await self._clock.sleep(wait)
+
+    async def answered(self, key: str, grant_id: str, priority: Priority = Priority.INTERACTIVE) -> None:
+        """The request of ``grant_id`` is over (answered, failed or abandoned): count its grant from now. The
+        server counted it on arrival, which may be long after the grant when the request waited for a
+        connection, and is never after its answer; so no server-side window can hold more than the budget."""
+        await self.budget.answered(
+            key, grant_id=grant_id, lane=priority.name.lower(), at=self._now(), window=self.limit.window
+        )
 
     async def observe(
         self, key: str, *, remaining: int | None, reset_seconds: float | None, limit: int | None = None

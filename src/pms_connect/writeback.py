@@ -482,6 +482,27 @@ class WritebackPoller:
             await asyncio.gather(sleeper, waker, return_exceptions=True)
 
     async def _round(self, due: list[_Entry]) -> None:
+        if self._leases is None:
+            await self._poll_round(due)
+            return
+        keeper = asyncio.ensure_future(self._keep_leases())
+        try:
+            await self._poll_round(due)
+        finally:
+            keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)
+
+    async def _keep_leases(self) -> None:
+        """Renew the leases this poller holds while a round runs. A round can wait on the rate budget (its
+        background share) for longer than a lease; the leader must not lose the lease meanwhile, or another
+        worker would start polling beside it. Real time, as the store's leases run in real time."""
+        interval = self.lease_ttl.total_seconds() / 3
+        while True:
+            await asyncio.sleep(interval)
+            for key in list(self._leading):
+                await self._lead(key, self._clock.now())
+
+    async def _poll_round(self, due: list[_Entry]) -> None:
         self.rounds += 1
         now = self._clock.now()
         if not await self._sync_with_journal(now):

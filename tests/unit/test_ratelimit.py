@@ -74,6 +74,29 @@ async def test_the_margin_keeps_each_grant_in_the_log_a_little_longer(clock):
     assert clock.monotonic() == pytest.approx(61)
 
 
+async def test_a_grant_counts_from_its_answer_since_the_server_counts_on_arrival(limiter, clock):
+    """Ten requests granted at 0 that waited for connections and were answered at 5 s may have reached the
+    server at 4.9 s: the eleventh goes 60 s after the answers, not after the grants."""
+    grants = [await limiter.acquire("p") for _ in range(10)]
+    clock.advance(5)
+    for grant_id in grants:
+        await limiter.answered("p", grant_id)
+
+    await limiter.acquire("p")
+
+    assert clock.monotonic() == pytest.approx(65)
+
+
+async def test_an_answer_slower_than_the_window_counts_its_grant_again(limiter, clock):
+    grant_id = await limiter.acquire("p")
+    clock.advance(70)  # the grant has left the log; the request may have arrived just now
+    assert await limiter.available("p") == 10
+
+    await limiter.answered("p", grant_id)
+
+    assert await limiter.available("p") == 9
+
+
 def test_a_negative_margin_is_refused():
     with pytest.raises(InvalidArgumentError, match="margin_seconds"):
         RateLimit(margin_seconds=-1)
@@ -252,7 +275,7 @@ async def test_two_limiters_on_one_sqlite_store_share_one_budget(clock, tmp_path
     with sqlite3.connect(tmp_path / "pms.db") as db:
         db.execute("CREATE TABLE audit (at REAL)")
         db.execute(
-            "CREATE TRIGGER audit_grants AFTER INSERT ON pms_connect_budget WHEN new.lane != 'server'"
+            "CREATE TRIGGER audit_grants AFTER INSERT ON pms_connect_grants WHEN new.lane != 'server'"
             " BEGIN INSERT INTO audit VALUES (new.at); END"
         )
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from pms_connect.errors import LockTimeoutError
 from pms_connect.models import WritebackResult
-from pms_connect.stores._budget import SERVER_LANE, grant
+from pms_connect.stores._budget import SERVER_LANE, Grant, answered, grant
 from pms_connect.stores._journal import JournalEntry
 from pms_connect.tokens import InMemoryTokenStore
 
@@ -114,23 +114,32 @@ class MemoryBudget:
     """The budget's sliding logs in a dict: one process."""
 
     def __init__(self) -> None:
-        self._logs: dict[str, list[tuple[float, str]]] = {}
+        self._logs: dict[str, list[Grant]] = {}
 
-    def _log(self, key: str, now: float, window: float) -> list[tuple[float, str]]:
-        log = [grant for grant in self._logs.get(key, ()) if grant[0] > now - window]
+    def _log(self, key: str, now: float, window: float) -> list[Grant]:
+        log = [g for g in self._logs.get(key, ()) if g[0] > now - window]
         self._logs[key] = log
         return log
 
     async def take(
-        self, key: str, *, now: float, window: float, limit: int, lane: str, lane_limit: int | None
+        self, key: str, *, now: float, window: float, limit: int, lane: str, lane_limit: int | None, grant_id: str
     ) -> float:
         wait, _, self._logs[key] = grant(
-            self._logs.get(key, ()), now=now, window=window, limit=limit, lane=lane, lane_limit=lane_limit
+            self._logs.get(key, ()),
+            now=now,
+            window=window,
+            limit=limit,
+            lane=lane,
+            lane_limit=lane_limit,
+            grant_id=grant_id,
         )
         return wait
 
+    async def answered(self, key: str, *, grant_id: str, lane: str, at: float, window: float) -> None:
+        self._logs[key] = answered(self._logs.get(key, ()), grant_id=grant_id, lane=lane, at=at)
+
     async def block(self, key: str, *, now: float, window: float, count: int, until: float) -> None:
-        self._log(key, now, window).extend([(until - window, SERVER_LANE)] * count)
+        self._log(key, now, window).extend([(until - window, SERVER_LANE, "")] * count)
 
     async def used(self, key: str, *, now: float, window: float) -> int:
         return len(self._log(key, now, window))

@@ -78,9 +78,15 @@ class RateBudget(Protocol):
     method is atomic."""
 
     async def take(
-        self, key: str, *, now: float, window: float, limit: int, lane: str, lane_limit: int | None
+        self, key: str, *, now: float, window: float, limit: int, lane: str, lane_limit: int | None, grant_id: str
     ) -> float:
-        """Record a grant and return 0 if one fits now; else record nothing and return how long to wait."""
+        """Record grant ``grant_id`` and return 0 if one fits now; else record nothing and return how long to
+        wait."""
+        ...
+
+    async def answered(self, key: str, *, grant_id: str, lane: str, at: float, window: float) -> None:
+        """The request of grant ``grant_id`` was answered at ``at``: count the grant from then (for ``window``
+        more seconds)."""
         ...
 
     async def block(self, key: str, *, now: float, window: float, count: int, until: float) -> None:

@@ -7,17 +7,19 @@ What lives where (every key under ``prefix``):
   holder renews while it holds the lock, so that a holder that dies frees it within one lease; released by a
   script that deletes the key only if it still holds the holder's token;
 * leases (poller leadership): ``{prefix}:lease:{name}``, taken or renewed by one script;
-* the rate budget: ``{prefix}:budget:{key}``, a sorted set of grants (score: time, member: ``lane|id``),
+* the rate budget: ``{prefix}:budget:{key}``, a sorted set of grants (score: time, member: ``lane|id``; a
+  grant's time moves to its answer's once the request is over),
   decided and recorded by one server-side script that applies the same rule as the other stores
   (``pms_connect.stores._budget.grant``); a script rather than a library such as ``limits``, because the
   rule needs two counts (the key's and its lane's), phantom grants from the server's headers, and grant times
   that never go backwards, all in one atomic step;
-* the write journal: each entry a JSON value ``{prefix}:journal:{id}`` (its body sealed when a vault is given)
-  and its heartbeat, a score in one sorted set ``{prefix}:touch`` (member: the entry id, score: when it was
-  last touched, so that one command renews every entry a poller follows); sets of open entries (all, and per
-  practice), a sorted set of the entries with slot claims per practice (score: when settled, ``+inf`` while open), and a hash of writeback ids
-  per practice, so that one writeback belongs to one entry. Each transition is an optimistic transaction
-  (``WATCH`` the entry, apply the shared transition, ``MULTI``/``EXEC``), retried if another worker went first.
+* the write journal: each entry a JSON value ``{prefix}:journal:{id}`` (its body sealed when a vault is given) and
+  its heartbeat, a score in one sorted set ``{prefix}:touch`` (member: the entry id, score: when it was last
+  touched, so that one command renews every entry a poller follows); sets of open entries (all, and per practice),
+  a sorted set of the entries with slot claims per practice (score: when settled, ``+inf`` while open), and a hash
+  of writeback ids per practice, so that one writeback belongs to one entry. Each transition is an optimistic
+  transaction (``WATCH`` the entry, apply the shared transition, ``MULTI``/``EXEC``), retried if another worker
+  went first.
 
 Redis must persist what it holds (AOF, ``appendfsync everysec`` or ``always``): the journal is how a write
 that reached the PMS is never sent twice. Every Redis failure is raised as
@@ -93,6 +95,17 @@ if wait > 0 then return tostring(wait) end
 redis.call('ZADD', key, at, lane .. '|' .. id)
 redis.call('PEXPIRE', key, math.ceil(window * 1000) + 60000)
 return '0'
+"""
+
+# A grant's request was answered: count it from then (never earlier), or again if it left the log meanwhile.
+# KEYS[1]; ARGV member, time, window.
+_ANSWERED = """
+local current = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if (not current) or tonumber(current) < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[3]) * 1000) + 60000)
+end
+return 0
 """
 
 # Take or renew a lease: KEYS[1]; ARGV holder, ttl in ms. 1 when held by the holder afterwards.
@@ -180,15 +193,22 @@ class RedisBudget:
     def __init__(self, redis: _Redis) -> None:
         self._redis = redis
         self._take = redis.client.register_script(_TAKE)
+        self._answered = redis.client.register_script(_ANSWERED)
 
     async def take(
-        self, key: str, *, now: float, window: float, limit: int, lane: str, lane_limit: int | None
+        self, key: str, *, now: float, window: float, limit: int, lane: str, lane_limit: int | None, grant_id: str
     ) -> float:
-        args = [now, window, limit, lane, -1 if lane_limit is None else lane_limit, secrets.token_hex(8)]
+        args = [now, window, limit, lane, -1 if lane_limit is None else lane_limit, grant_id]
         wait = await self._redis.run(
             lambda r: self._take(keys=[self._redis.key("budget", key)], args=args), "spend from the rate budget"
         )
         return float(wait)
+
+    async def answered(self, key: str, *, grant_id: str, lane: str, at: float, window: float) -> None:
+        args = [f"{lane}|{grant_id}", at, window]
+        await self._redis.run(
+            lambda r: self._answered(keys=[self._redis.key("budget", key)], args=args), "update the rate budget"
+        )
 
     async def block(self, key: str, *, now: float, window: float, count: int, until: float) -> None:
         phantoms = {f"{SERVER_LANE}|{secrets.token_hex(8)}": until - window for _ in range(count)}

@@ -29,7 +29,7 @@ from pydantic import ValidationError
 
 from pms_connect.errors import StoreError, VaultError
 from pms_connect.models import WritebackResult
-from pms_connect.stores._budget import SERVER_LANE, grant
+from pms_connect.stores._budget import SERVER_LANE, Grant, grant
 from pms_connect.stores._journal import JournalEntry, JournalState
 from pms_connect.stores._sqlite_files import create_private_file, database_path
 from pms_connect.stores._sqlite_locks import FileLocks
@@ -303,11 +303,14 @@ class SqliteBudget:
     take the last room."""
 
     _SCHEMA = (
-        "CREATE TABLE IF NOT EXISTS pms_connect_budget (key TEXT NOT NULL, at REAL NOT NULL, lane TEXT NOT NULL)",
-        "CREATE INDEX IF NOT EXISTS pms_connect_budget_key ON pms_connect_budget (key, at)",
+        "CREATE TABLE IF NOT EXISTS pms_connect_grants"
+        " (key TEXT NOT NULL, at REAL NOT NULL, lane TEXT NOT NULL, id TEXT NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS pms_connect_grants_key ON pms_connect_grants (key, at)",
         "CREATE TABLE IF NOT EXISTS pms_connect_leases"
         " (name TEXT PRIMARY KEY, holder TEXT NOT NULL, until REAL NOT NULL)",
     )
+
+    _INSERT = "INSERT INTO pms_connect_grants (key, at, lane, id) VALUES (?, ?, ?, ?)"
 
     def __init__(self, journal: SqliteJournal) -> None:
         self._journal = journal  # shares the journal's connection and thread discipline
@@ -324,26 +327,38 @@ class SqliteBudget:
         return await self._journal._run(with_schema, write=True)
 
     @staticmethod
-    def _log(conn: sqlite3.Connection, key: str, now: float, window: float) -> list[tuple[float, str]]:
-        conn.execute("DELETE FROM pms_connect_budget WHERE key = ? AND at <= ?", (key, now - window))
-        rows = conn.execute("SELECT at, lane FROM pms_connect_budget WHERE key = ?", (key,)).fetchall()
-        return [(float(at), str(lane)) for at, lane in rows]
+    def _log(conn: sqlite3.Connection, key: str, now: float, window: float) -> list[Grant]:
+        conn.execute("DELETE FROM pms_connect_grants WHERE key = ? AND at <= ?", (key, now - window))
+        rows = conn.execute("SELECT at, lane, id FROM pms_connect_grants WHERE key = ?", (key,)).fetchall()
+        return [(float(at), str(lane), str(gid)) for at, lane, gid in rows]
 
     async def take(
-        self, key: str, *, now: float, window: float, limit: int, lane: str, lane_limit: int | None
+        self, key: str, *, now: float, window: float, limit: int, lane: str, lane_limit: int | None, grant_id: str
     ) -> float:
         def work(conn: sqlite3.Connection) -> float:
             log = self._log(conn, key, now, window)
-            wait, at, _ = grant(log, now=now, window=window, limit=limit, lane=lane, lane_limit=lane_limit)
+            wait, at, _ = grant(
+                log, now=now, window=window, limit=limit, lane=lane, lane_limit=lane_limit, grant_id=grant_id
+            )
             if wait <= 0:
-                conn.execute("INSERT INTO pms_connect_budget (key, at, lane) VALUES (?, ?, ?)", (key, at, lane))
+                conn.execute(self._INSERT, (key, at, lane, grant_id))
             return wait
 
         return await self._run(work)
 
+    async def answered(self, key: str, *, grant_id: str, lane: str, at: float, window: float) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            moved = conn.execute(
+                "UPDATE pms_connect_grants SET at = MAX(at, ?) WHERE key = ? AND id = ?", (at, key, grant_id)
+            )
+            if moved.rowcount == 0:  # it left the log meanwhile: a request slower than the window
+                conn.execute(self._INSERT, (key, at, lane, grant_id))
+
+        await self._run(work)
+
     async def block(self, key: str, *, now: float, window: float, count: int, until: float) -> None:
-        rows = [(key, until - window, SERVER_LANE)] * count
-        await self._run(lambda c: c.executemany("INSERT INTO pms_connect_budget VALUES (?, ?, ?)", rows))
+        rows = [(key, until - window, SERVER_LANE, "")] * count
+        await self._run(lambda c: c.executemany(self._INSERT, rows))
 
     async def used(self, key: str, *, now: float, window: float) -> int:
         return await self._run(lambda c: len(self._log(c, key, now, window)))
