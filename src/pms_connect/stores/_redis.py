@@ -218,8 +218,11 @@ class RedisBudget:
         name = self._redis.key("budget", key)
 
         async def work(r: Any) -> int:
-            await r.zremrangebyscore(name, "-inf", now - window)
-            return int(await r.zcard(name))
+            async with r.pipeline(transaction=True) as pipe:  # one round trip
+                pipe.zremrangebyscore(name, "-inf", now - window)
+                pipe.zcard(name)
+                _, count = await pipe.execute()
+            return int(count)
 
         return await self._redis.run(work, "count the rate budget")
 
