@@ -49,7 +49,7 @@ def sikka_factory(settings: Settings) -> PmsFactory:
 
 def open_store(settings: Settings, vault: CredentialVault) -> Store:
     """The store ``settings.store_url`` names, sealing what it keeps with ``vault``. A URL the SDK refuses
-    (or a ``redis://`` one without the redis extra) is a :class:`SettingsError` naming the setting, never
+    (or a ``redis://`` one without the redis extra) is a ``SettingsError`` naming the setting, never
     the URL (it may carry a password)."""
     try:
         return store_from_url(settings.store_url, vault=vault)

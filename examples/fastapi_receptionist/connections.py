@@ -40,12 +40,12 @@ class PmsConnections:
 
     def open(self, store: Store) -> None:
         """Start (the app's lifespan does this): every provider built from now on shares ``store``. The
-        caller owns the store and closes it after :meth:`aclose`."""
+        caller owns the store and closes it after ``aclose``."""
         self._store = store
 
     @property
     def store(self) -> Store:
-        """The process's store; only between :meth:`open` and :meth:`aclose`."""
+        """The process's store; only between ``open`` and ``aclose``."""
         if self._store is None:
             raise RuntimeError("the PMS connections are not open: start the app (its lifespan) first")
         return self._store

@@ -1,6 +1,6 @@
 """The adapter's own database (SQLAlchemy 2.0; SQLite by default): practices, phone numbers, call log.
 
-PMS credentials are stored only as :class:`~pms_connect.CredentialVault` envelopes. Patient data is not
+PMS credentials are stored only as ``pms_connect.CredentialVault`` envelopes. Patient data is not
 stored at all: the call log keeps ids, statuses and what the caller asked a human for.
 """
 

@@ -71,7 +71,7 @@ class Services:
 
 
 def services(request: Request) -> Services:
-    """FastAPI dependency: the app's :class:`Services`."""
+    """FastAPI dependency: the app's ``Services``."""
     return cast(Services, request.app.state.services)
 
 

@@ -25,7 +25,7 @@ class SettingsError(ValueError):
 class Settings(BaseModel):
     """Everything the adapter needs to know that is not in its database.
 
-    Secrets are :class:`~pydantic.SecretStr`, so a settings repr or a log line never shows them.
+    Secrets are ``pydantic.SecretStr``, so a settings repr or a log line never shows them.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -2,7 +2,7 @@
 
 Vapi's docs disagree with each other about where tool calls live and whether arguments are an object or a
 JSON string, so this module accepts all of them (see ``docs/guides/receptionist.md``) and hands the rest
-of the adapter one normalised :class:`ToolCall` list.
+of the adapter one normalised ``ToolCall`` list.
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ class _Io:
 
 
 class _UsageError(Exception):
-    """An argparse error, raised instead of exiting so that :func:`run_vault_command` can report it."""
+    """An argparse error, raised instead of exiting so that ``run_vault_command`` can report it."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -50,7 +50,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def add_vault_commands(subparsers: argparse._SubParsersAction[_P]) -> None:
-    """Register ``vault`` and its subcommands; run the parsed namespace with :func:`run_vault_args`."""
+    """Register ``vault`` and its subcommands; run the parsed namespace with ``run_vault_args``."""
     vault = subparsers.add_parser(
         "vault",
         help="seal, open and rotate credentials with the credential vault",
@@ -87,7 +87,7 @@ def run_vault_args(
     stderr: TextIO | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> int:
-    """Run a namespace parsed by a parser that :func:`add_vault_commands` extended; the exit status."""
+    """Run a namespace parsed by a parser that ``add_vault_commands`` extended; the exit status."""
     err = stderr or sys.stderr
     io = _Io(stdin or sys.stdin, stdout or sys.stdout, err, os.environ if environ is None else environ)
     handler: _Handler = args.vault_handler
