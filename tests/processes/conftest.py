@@ -99,6 +99,12 @@ class Worker:
         except subprocess.TimeoutExpired:
             self.process.kill()
             return self.process.wait(timeout=10)
+        finally:
+            # Close our end now: a line left in the buffer of a pipe whose reader died would otherwise be
+            # flushed at garbage collection, and its BrokenPipeError reported as an unraisable exception.
+            assert self.process.stdin is not None
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()
 
 
 @pytest.fixture
