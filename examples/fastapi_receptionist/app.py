@@ -25,6 +25,7 @@ from pms_connect.stores import Store, store_from_url
 from . import pms_routes, twilio_routes, vapi_routes
 from .connections import PmsConnections, PmsFactory
 from .db import Database
+from .guards import BodyLimit, RequestGuard
 from .services import Services
 from .settings import ENV_PREFIX, Settings, SettingsError
 from .sms import DisabledSms, SmsSender, TwilioSms
@@ -124,6 +125,17 @@ def create_app(
     app.include_router(vapi_routes.router)
     app.include_router(twilio_routes.router)
     app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_middleware(
+        RequestGuard,
+        settings=settings,
+        limits=[
+            BodyLimit("/twilio/", settings.twilio_max_body_bytes),
+            BodyLimit("/vapi/", settings.vapi_max_body_bytes),
+            BodyLimit("/pms/", settings.admin_max_body_bytes),
+        ],
+        default_max_bytes=settings.admin_max_body_bytes,
+        body_timeout=settings.body_timeout_seconds,
+    )
 
     @app.get("/health", tags=["health"])
     async def health() -> dict[str, str]:

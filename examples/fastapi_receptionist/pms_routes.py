@@ -6,7 +6,6 @@ are sealed with the vault under the account id before they reach the database, a
 
 from __future__ import annotations
 
-import hmac
 from datetime import datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -20,6 +19,7 @@ from pms_connect import PmsError
 from pms_connect.sikka import SikkaCredentials
 
 from .db import IntegrationMethod, PhoneNumber, Practice
+from .guards import admin_token_ok
 from .services import ServicesDep
 
 __all__ = ["PhoneNumberSettings", "PracticeStatus", "SetupRequest", "router"]
@@ -29,9 +29,8 @@ ACCOUNT_ID = r"^[A-Za-z0-9_.:-]{1,128}$"
 
 
 def require_admin(request: Request, svc: ServicesDep) -> None:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    expected = svc.settings.admin_token.get_secret_value().encode()
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected):
+    """Also checked by ``RequestGuard`` before the body is read; here for any route mounted without it."""
+    if not admin_token_ok(svc.settings, request.headers.get("authorization", "")):
         raise HTTPException(401, "the admin bearer token is required", headers={"WWW-Authenticate": "Bearer"})
 
 

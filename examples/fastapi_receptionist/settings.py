@@ -84,6 +84,18 @@ class Settings(BaseModel):
     search_days: int = Field(default=7, ge=1, le=31)
     """How far ahead availability looks when the caller names no date."""
 
+    twilio_max_body_bytes: int = Field(default=16_384, ge=1_024, le=1_048_576)
+    """Largest Twilio webhook body accepted (a call or SMS webhook is about 1 KB); larger ones get 413."""
+
+    vapi_max_body_bytes: int = Field(default=262_144, ge=4_096, le=8_388_608)
+    """Largest Vapi message accepted (a tool call carries the conversation so far: tens of KB)."""
+
+    admin_max_body_bytes: int = Field(default=16_384, ge=1_024, le=1_048_576)
+    """Largest ``/pms/*`` body accepted (credentials and a phone line's settings)."""
+
+    body_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    """A request body must arrive within this long, or the request is answered 408."""
+
     @field_validator("store_url")
     @classmethod
     def _store_url_is_known(cls, url: str) -> str:

@@ -40,18 +40,38 @@ def is_valid_signature(auth_token: str, url: str, params: Mapping[str, str], sig
     return bool(RequestValidator(auth_token).validate(url, params, signature))
 
 
+MAX_FIELDS = 100
+"""Twilio's webhooks carry a few dozen parameters; a form with more is not Twilio's."""
+
+
+async def signed_form(
+    request: Request, auth_token: str, public_base_url: str
+) -> ImmutableMultiDict[str, str] | None:
+    """The webhook's form when Twilio signed it, else None. Without a signature nothing is read; the body
+    is bounded by ``RequestGuard`` and parsed by the stdlib (blank values kept, as signed; at most
+    ``MAX_FIELDS`` fields), so no multipart parser is involved."""
+    signature = request.headers.get("x-twilio-signature", "")
+    if not signature:
+        return None
+    try:
+        pairs = parse_qsl(
+            (await request.body()).decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=MAX_FIELDS
+        )
+    except ValueError:  # more fields than any Twilio webhook has
+        return None
+    form = ImmutableMultiDict(pairs)
+    if not is_valid_signature(auth_token, public_url(public_base_url, request), form, signature):
+        return None
+    return form
+
+
 @router.post("/voice")
 async def voice(request: Request, svc: ServicesDep) -> Response:
     token = svc.settings.twilio_auth_token
     if token is None:
         return PlainTextResponse("Twilio is not configured on this server", status_code=503)
-    # Twilio posts application/x-www-form-urlencoded; the stdlib parses it (blank values kept, as signed),
-    # so no multipart parser is needed.
-    form = ImmutableMultiDict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
-    signature = request.headers.get("x-twilio-signature", "")
-    if not is_valid_signature(
-        token.get_secret_value(), public_url(svc.settings.public_base_url, request), form, signature
-    ):
+    form = await signed_form(request, token.get_secret_value(), svc.settings.public_base_url)
+    if form is None:
         return PlainTextResponse("invalid Twilio signature", status_code=403)
     dialled = _text(form, "To")
     number = await svc.db.find_phone_number(number=dialled) if dialled else None

@@ -116,6 +116,7 @@ class Harness:
     settings: Settings
     twilio: respx.MockRouter
     database: Path
+    app: Any = None
     call_id: str = "call-0001"
     _ids: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
@@ -357,6 +358,7 @@ def open_harness(
                     settings=settings,
                     twilio=twilio_api,
                     database=database,
+                    app=app,
                 )
 
     return open_
