@@ -1,7 +1,10 @@
 """The adapter's own database (SQLAlchemy 2.0; SQLite by default): practices, phone numbers, call log.
 
-PMS credentials are stored only as ``pms_connect.CredentialVault`` envelopes. Patient data is not
-stored at all: the call log keeps ids, statuses and what the caller asked a human for.
+PMS credentials are stored only as ``pms_connect.CredentialVault`` envelopes. Nothing that identifies a
+patient is stored in the clear: the call log keeps ids, statuses and times offered; what the caller asked a
+human for, and the chart a caller was verified as, are vault envelopes bound to the call
+(``sealed_transfer``, ``sealed_identity``); the caller's number only as a keyed digest (``caller_key``) that
+finds the call again when the caller answers the confirmation text, and cannot be reversed without the key.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
-from sqlalchemy import JSON, DateTime, Enum, ForeignKey, String, Text, create_engine, select, text
+from sqlalchemy import JSON, DateTime, Enum, ForeignKey, String, Text, create_engine, select, text, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
@@ -115,7 +118,12 @@ class PhoneNumber(Base):
 
 
 class CallLog(Base):
-    """One row per Vapi call: its status, whether a human was asked for, and the booking it made."""
+    """One row per Vapi call: its status, whether a human was asked for, and the booking it made.
+
+    ``sealed_transfer`` (the reason and summary given for a transfer) and ``sealed_identity`` (the chart the
+    caller was verified as, and their number) are vault envelopes for the context ``call:<call_id>``;
+    ``caller_key`` is a keyed digest of the caller's number; ``offered`` the times (and providers) read out
+    to the caller; ``reply_status`` what the caller's answer to the confirmation text did."""
 
     __tablename__ = "call_log"
 
@@ -129,12 +137,16 @@ class CallLog(Base):
         default=CallStatus.IN_PROGRESS,
     )
     ended_reason: Mapped[str | None] = mapped_column(String(200))
+    caller_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    sealed_identity: Mapped[str | None] = mapped_column(Text)
+    offered: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)
     transfer_requested: Mapped[bool] = mapped_column(default=False)
-    transfer_reason: Mapped[str | None] = mapped_column(Text)
-    transfer_summary: Mapped[str | None] = mapped_column(Text)
+    sealed_transfer: Mapped[str | None] = mapped_column(Text)
     booking_writeback_id: Mapped[str | None] = mapped_column(String(64))
     booking_status: Mapped[str | None] = mapped_column(String(32))
     booked_appointment_id: Mapped[str | None] = mapped_column(String(64))
+    booked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    reply_status: Mapped[str | None] = mapped_column(String(32))
     started_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -150,12 +162,16 @@ class CallChanges:
     status: CallStatus | None = None
     ended_reason: str | None = None
     ended_at: datetime | None = None
+    caller_key: str | None = None
+    sealed_identity: str | None = None
+    offered: list[dict[str, str]] | None = None
     transfer_requested: bool | None = None
-    transfer_reason: str | None = None
-    transfer_summary: str | None = None
+    sealed_transfer: str | None = None
     booking_writeback_id: str | None = None
     booking_status: str | None = None
     booked_appointment_id: str | None = None
+    booked_at: datetime | None = None
+    reply_status: str | None = None
 
     def apply(self, row: CallLog) -> None:
         for field in fields(self):
@@ -268,22 +284,57 @@ class Database:
 
     # -- call log -------------------------------------------------------------------------------------
 
-    async def record_call(self, call_id: str, at: datetime, changes: CallChanges | None = None) -> None:
-        """Create the call's row if it is new, then apply ``changes``."""
+    async def record_call(self, call_id: str, at: datetime, changes: CallChanges | None = None) -> CallLog:
+        """Create the call's row if it is new, then apply ``changes``; the row as it now is."""
         changes = changes or CallChanges()
 
-        def work(session: Session) -> None:
+        def work(session: Session) -> CallLog:
             row = session.scalar(select(CallLog).where(CallLog.call_id == call_id))
             if row is None:
                 row = CallLog(call_id=call_id, started_at=at, status=CallStatus.IN_PROGRESS)
                 session.add(row)
             changes.apply(row)
             row.updated_at = at
+            session.flush()
+            return row
 
         try:
-            await self._run(work)
+            return await self._run(work)
         except IntegrityError:  # another message of the same call created the row meanwhile
-            await self._run(work)
+            return await self._run(work)
+
+    async def claim_transfer(self, call_id: str, at: datetime, sealed: str | None) -> bool:
+        """Mark the call's transfer as requested, once: True for the first request of the call only (in one
+        UPDATE, so two messages of one call racing, even on two workers, cannot both win). The first
+        request's reason and summary are kept."""
+
+        def work(session: Session) -> bool:
+            claimed = session.execute(
+                update(CallLog)
+                .where(CallLog.call_id == call_id, CallLog.transfer_requested.is_(False))
+                .values(transfer_requested=True, sealed_transfer=sealed, updated_at=at)
+            )
+            return bool(claimed.rowcount)  # type: ignore[attr-defined]
+
+        return await self._run(work)
+
+    async def booking_to_confirm(self, caller_key: str, account_id: str) -> CallLog | None:
+        """The caller's latest written booking at the practice that no reply has settled yet."""
+
+        def work(session: Session) -> CallLog | None:
+            return session.scalars(
+                select(CallLog)
+                .where(
+                    CallLog.caller_key == caller_key,
+                    CallLog.account_id == account_id,
+                    CallLog.booking_status == "written",
+                    CallLog.booked_appointment_id.is_not(None),
+                    CallLog.reply_status.is_(None),
+                )
+                .order_by(CallLog.booked_at.desc(), CallLog.id.desc())
+            ).first()
+
+        return await self._run(work)
 
     async def get_call(self, call_id: str) -> CallLog | None:
         return await self._run(lambda s: s.scalar(select(CallLog).where(CallLog.call_id == call_id)))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -12,6 +14,7 @@ from typing import Annotated, Any, cast
 from fastapi import Depends, Request
 
 from pms_connect import CredentialVault
+from pms_connect.matching import normalize_phone
 
 from .connections import PmsConnections
 from .db import Database
@@ -34,6 +37,26 @@ class Services:
     sms: SmsSender
     now: Now
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    # -- what the call log keeps about a caller --------------------------------------------------------
+
+    def seal_for_call(self, call_id: str, value: dict[str, Any]) -> str:
+        """A vault envelope of ``value`` that opens only for this call's row."""
+        return self.vault.seal(value, context=f"call:{call_id}")
+
+    def open_for_call(self, call_id: str, sealed: str) -> dict[str, Any]:
+        return self.vault.open(sealed, context=f"call:{call_id}")
+
+    def caller_key(self, phone: str | None) -> str | None:
+        """A keyed digest of a phone number's digits: the call log finds a caller again by it (when they
+        answer a text), and without the vault keys it cannot be turned back into the number. The key is
+        derived from the vault keys, so rotating them orphans the digests of earlier calls (a reply to an
+        older confirmation text is then answered as if no booking were found)."""
+        digits = normalize_phone(phone)
+        if digits is None:
+            return None
+        key = hashlib.sha256(b"receptionist caller key\0" + self.settings.vault_keys.get_secret_value().encode())
+        return hmac.new(key.digest(), digits.encode(), hashlib.sha256).hexdigest()
 
     def spawn(self, work: Coroutine[Any, Any, object], *, name: str) -> None:
         """Run ``work`` after answering (a text to staff must not delay the caller's answer)."""

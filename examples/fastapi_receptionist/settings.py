@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
@@ -83,6 +84,15 @@ class Settings(BaseModel):
 
     search_days: int = Field(default=7, ge=1, le=31)
     """How far ahead availability looks when the caller names no date."""
+
+    verification: Literal["name_and_birthdate", "birthdate"] = "name_and_birthdate"
+    """What a caller must say before the assistant tells them anything about a chart or books for them.
+    ``name_and_birthdate`` (the default): their first and last name and date of birth, which must match one
+    chart (the calling number only narrows: caller ID can be spoofed). ``birthdate``: the date of birth of
+    a chart with the calling number (a caller from another number still gives name and date of birth)."""
+
+    booking_horizon_days: int = Field(default=365, ge=1, le=1_000)
+    """How far ahead the assistant looks for and books times; a later date is answered in words."""
 
     twilio_max_body_bytes: int = Field(default=16_384, ge=1_024, le=1_048_576)
     """Largest Twilio webhook body accepted (a call or SMS webhook is about 1 KB); larger ones get 413."""

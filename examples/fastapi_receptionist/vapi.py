@@ -12,11 +12,12 @@ import hmac
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
 from .settings import Settings
@@ -26,6 +27,7 @@ __all__ = [
     "ToolResult",
     "VapiMessage",
     "VapiPayloadError",
+    "bounded",
     "is_authentic",
     "one_line",
     "parse_message",
@@ -34,6 +36,40 @@ __all__ = [
 
 MAX_RESULT = 1000
 """Characters of a tool result: the model reads it in the middle of a phone call."""
+
+MAX_ID = 128
+"""Characters of an id (a call's, a tool call's, a phone number's) kept, echoed or logged; Vapi's are ~40."""
+
+MAX_NAME = 64
+"""Characters of a tool name echoed or logged."""
+
+
+def bounded(value: str | None, limit: int = MAX_ID) -> str | None:
+    """``value`` without control, format or line-separator characters (a newline in an id must not forge a
+    log line, nor an escape sequence reach a terminal), at most ``limit`` characters; None when nothing is
+    left."""
+    if value is None:
+        return None
+    kept = "".join(
+        ch if not unicodedata.category(ch).startswith(("C", "Zl", "Zp")) else " " if ch in _BREAKS else ""
+        for ch in value[: limit * 4]
+    )
+    kept = _LINE_BREAKS.sub(" ", kept).strip()[:limit]
+    return kept or None
+
+
+_BREAKS = "\t\n\v\f\r\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+_PHONE = re.compile(r"^\+?[0-9]{7,15}$")
+
+
+def phone_or_none(value: str | None) -> str | None:
+    """An E.164-like number (``+`` and 7 to 15 digits, separators dropped), else None."""
+    if not value:
+        return None
+    compact = re.sub(r"[\s().-]", "", value[:64])
+    return compact if _PHONE.match(compact) else None
 
 
 class _Lenient(BaseModel):
@@ -53,6 +89,11 @@ class VapiCall(_Lenient):
     customer: _Number | None = None
     phone_number: _Number | None = None
 
+    @field_validator("id", "type", "status", "phone_number_id", "phone_call_provider_id")
+    @classmethod
+    def _bounded(cls, value: str | None) -> str | None:
+        return bounded(value)
+
 
 class VapiMessage(_Lenient):
     """``body.message``: the fields the adapter reads; everything else Vapi sends is ignored."""
@@ -68,6 +109,16 @@ class VapiMessage(_Lenient):
     status: str | None = None
     ended_reason: str | None = None
 
+    @field_validator("type")
+    @classmethod
+    def _bounded_type(cls, value: str) -> str:
+        return bounded(value, MAX_NAME) or "unknown"
+
+    @field_validator("status", "ended_reason")
+    @classmethod
+    def _bounded_text(cls, value: str | None) -> str | None:
+        return bounded(value, 200)
+
     @property
     def call_id(self) -> str | None:
         return self.call.id if self.call else None
@@ -77,14 +128,14 @@ class VapiMessage(_Lenient):
         """The caller, from ``call.customer`` or the message's own ``customer``."""
         for holder in (self.call.customer if self.call else None, self.customer):
             if holder is not None and holder.number:
-                return holder.number
+                return phone_or_none(holder.number)
         return None
 
     @property
     def dialled_number(self) -> str | None:
         for holder in (self.phone_number, self.call.phone_number if self.call else None):
             if holder is not None and holder.number:
-                return holder.number
+                return phone_or_none(holder.number)
         return None
 
 
@@ -141,7 +192,7 @@ class ToolResult:
     error: str | None = None
 
     def as_json(self) -> dict[str, str]:
-        answer = {"toolCallId": self.tool_call_id, "name": self.name}
+        answer = {"toolCallId": bounded(self.tool_call_id) or "", "name": bounded(self.name, MAX_NAME) or ""}
         if self.error is not None:
             answer["error"] = one_line(self.error)
         else:
@@ -191,8 +242,8 @@ def legacy_function_call(message: VapiMessage) -> ToolCall:
     raw = message.function_call
     if raw is None:
         raise VapiPayloadError("the function-call message has no functionCall object")
-    name = raw.get("name")
-    if not isinstance(name, str) or not name:
+    name = bounded(raw.get("name"), MAX_NAME) if isinstance(raw.get("name"), str) else None
+    if not name:
         return ToolCall(id="", name="", problem="the function call names no function")
     arguments, problem = _arguments(_first_given(raw.get("parameters"), raw.get("arguments")))
     return ToolCall(id="", name=name, arguments=arguments, problem=problem)
@@ -205,7 +256,9 @@ def _plain_call(raw: object) -> ToolCall:
         item = _CallItem.model_validate(raw)
     except ValidationError as exc:
         call_id = raw.get("id") if isinstance(raw.get("id"), str) else ""
-        return ToolCall(id=str(call_id), name="", problem=f"the tool call is malformed: {describe(exc)}")
+        return ToolCall(
+            id=bounded(str(call_id)) or "", name="", problem=f"the tool call is malformed: {describe(exc)}"
+        )
     function = item.function or _Function()
     name = function.name or item.name
     arguments = _first_given(function.arguments, function.parameters, item.arguments, item.parameters)
@@ -234,6 +287,7 @@ def _first_given(*values: Any) -> Any:
 
 
 def _call(call_id: str | None, name: str | None, arguments: Any) -> ToolCall:
+    call_id, name = bounded(call_id), bounded(name, MAX_NAME)
     if not call_id:
         return ToolCall(id="", name=name or "", problem="the tool call has no id")
     if not name:

@@ -146,8 +146,9 @@ async def _call_context(svc: Services, message: VapiMessage) -> CallContext:
         vapi_phone_number_id=message.call.phone_number_id if message.call else None,
         number=message.dialled_number,
     )
+    log = None
     if message.call_id:
-        await svc.db.record_call(
+        log = await svc.db.record_call(
             message.call_id,
             svc.now(),
             CallChanges(
@@ -156,7 +157,7 @@ async def _call_context(svc: Services, message: VapiMessage) -> CallContext:
                 provider_call_id=message.call.phone_call_provider_id if message.call else None,
             ),
         )
-    return CallContext(call_id=message.call_id, caller=message.caller_number, number=number)
+    return CallContext(call_id=message.call_id, caller=message.caller_number, number=number, log=log)
 
 
 async def _log_notice(svc: Services, message: VapiMessage) -> None:

@@ -106,6 +106,11 @@ class People:
     household_phone: str
     stranger_phone: str = "+13125550199"
 
+    def details(self, chart: Any = None) -> dict[str, str]:
+        """What a caller says to be verified: first and last name and date of birth (``known`` by default)."""
+        chart = chart or self.known
+        return {"firstName": chart.firstname, "lastName": chart.lastname, "birthdate": chart.birthdate.isoformat()}
+
 
 @dataclass
 class Harness:

@@ -26,8 +26,9 @@ async def test_no_phi_or_secret_in_any_log_line(
     await h.tool("get_patient_info", {}, caller=people.known_phone)
     await h.tool("get_patient_info", {"birthdate": known.birthdate.isoformat()}, caller=people.known_phone)
     await h.tool("get_patient_info", {}, caller=people.household_phone)
-    args = {"firstName": known.firstname, "lastName": known.lastname, "birthdate": known.birthdate.isoformat()}
-    await h.tool("get_patient_info", args, caller=people.stranger_phone)
+    await h.tool("get_patient_info", {**people.details(), "birthdate": "1901-01-01"}, caller=people.known_phone)
+    await h.tool("get_patient_info", people.details(), caller=people.stranger_phone)
+    await h.tool("get_patient_info", people.details(), caller=people.known_phone)
     availability = await h.tool(
         "check_availability", {"date": h.weekday(2).isoformat()}, caller=people.known_phone
     )
@@ -45,6 +46,7 @@ async def test_no_phi_or_secret_in_any_log_line(
     h.twilio.routes["messages"].mock(
         return_value=httpx.Response(400, json={"code": 21211, "message": f"{people.known_phone} is not valid"})
     )
+    h.call_id = "call-0002"  # a second call: the staff are texted once per call
     await h.tool("transfer_to_human", {"reason": reason}, caller=people.known_phone)
     await h.eventually(lambda: h.twilio.routes["messages"].call_count == 3, "the refused text")
 

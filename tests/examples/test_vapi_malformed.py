@@ -103,7 +103,7 @@ BROKEN_CALLS = [
         call({"date": "next tuesday"}),
         "t1",
         "check_availability",
-        "invalid arguments: date: Input should be a valid date",
+        "I could not read date as a date: ask the caller again, and pass it as YYYY-MM-DD.",
         id="date not a date",
     ),
     pytest.param(
@@ -117,7 +117,7 @@ BROKEN_CALLS = [
         call({"start": "tomorrow at nine"}, name="book_appointment"),
         "t1",
         "book_appointment",
-        "invalid arguments: start: Input should be a valid datetime",
+        "I could not read start as a date: ask the caller again, and pass it as YYYY-MM-DDTHH:MM.",
         id="start not a datetime",
     ),
     pytest.param(

@@ -32,13 +32,13 @@ def local_iso(moment: Any) -> str:
     return str(moment.replace(tzinfo=None).isoformat(timespec="minutes"))
 
 
-async def arguments_for(tool: str, h: Any) -> dict[str, Any]:
+async def arguments_for(tool: str, h: Any, people: Any) -> dict[str, Any]:
     if tool == "check_availability":
         return {"date": h.weekday(1).isoformat(), "providerKind": "hygienist"}
     if tool == "get_patient_info":
-        return {}
+        return people.details()
     if tool == "book_appointment":
-        return {"start": local_iso((await free_slot(h)).start), "reason": "cleaning"}
+        return {"start": local_iso((await free_slot(h)).start), "reason": "cleaning", **people.details()}
     return {"reason": "billing question", "summary": "wants to discuss an invoice"}
 
 
@@ -55,7 +55,7 @@ EXPECTED = {
 async def test_every_tool_in_every_shape(connected: Any, people: Any, shape: str, as_string: bool) -> None:
     """All four tools in one message: one result per call, each id echoed, in order, on one line."""
     h = connected
-    calls = [(f"call_{tool}", tool, await arguments_for(tool, h)) for tool in reversed(TOOLS)]
+    calls = [(f"call_{tool}", tool, await arguments_for(tool, h, people)) for tool in reversed(TOOLS)]
     message = h.message(calls, shape=shape, call=h.call(people.known_phone), as_string=as_string)
     response = await h.vapi(message)
     assert response.status_code == 200
@@ -74,7 +74,7 @@ async def test_every_tool_as_a_legacy_function_call(connected: Any, people: Any,
         "message": {
             "type": "function-call",
             "call": h.call(people.known_phone),
-            "functionCall": {"name": tool, "parameters": await arguments_for(tool, h)},
+            "functionCall": {"name": tool, "parameters": await arguments_for(tool, h, people)},
         }
     }
     response = await h.vapi(message)
@@ -97,7 +97,7 @@ async def test_every_tool_as_a_legacy_function_call(connected: Any, people: Any,
 async def test_the_original_per_tool_routes(connected: Any, people: Any, route: str, tool: str) -> None:
     h = connected
     result = await h.tool(
-        tool, await arguments_for(tool, h), caller=people.known_phone, path=f"/vapi/tools/{route}"
+        tool, await arguments_for(tool, h, people), caller=people.known_phone, path=f"/vapi/tools/{route}"
     )
     assert result["result"].startswith(EXPECTED[tool])
 
@@ -178,62 +178,123 @@ async def test_availability_refuses_a_past_date_and_a_reversed_range(connected: 
     assert reversed_range["error"] == "endDate is before startDate"
 
 
-async def test_patient_info_by_caller_id_needs_the_birthdate_before_details(connected: Any, people: Any) -> None:
+async def test_nothing_is_disclosed_until_name_and_birthdate_match(connected: Any, people: Any) -> None:
+    """Caller ID alone opened a chart (the first name, and a booking): it now only narrows the search."""
     h = connected
-    unverified = json.loads((await h.tool("get_patient_info", {}, caller=people.known_phone))["result"])
-    assert unverified["status"] == "found"
-    assert unverified["verified"] is False
-    assert "upcomingAppointments" not in unverified
-    verified = json.loads(
-        (
-            await h.tool(
-                "get_patient_info", {"birthdate": people.known.birthdate.isoformat()}, caller=people.known_phone
-            )
-        )["result"]
+    known = people.known
+    asked = {}
+    for phone in (people.known_phone, people.stranger_phone):
+        result = (await h.tool("get_patient_info", {}, caller=phone))["result"]
+        asked[phone] = json.loads(result)
+        assert known.firstname not in result
+    # A known number and a stranger's get the same answer: it does not even say whether the number is known.
+    assert asked[people.known_phone] == asked[people.stranger_phone]
+    assert asked[people.known_phone]["status"] == "needs_verification"
+    assert asked[people.known_phone]["askFor"] == "first and last name and date of birth"
+    only_birthdate = json.loads(
+        (await h.tool("get_patient_info", {"birthdate": known.birthdate.isoformat()}, caller=people.known_phone))[
+            "result"
+        ]
     )
+    assert (only_birthdate["status"], only_birthdate["askFor"]) == ("needs_verification", "first and last name")
+    verified = json.loads(
+        (await h.tool("get_patient_info", people.details(), caller=people.known_phone))["result"]
+    )
+    assert verified["status"] == "found"
     assert verified["verified"] is True
-    assert verified["firstName"] == (people.known.preferred_name or people.known.firstname)
+    assert verified["firstName"] == (known.preferred_name or known.firstname)
     assert isinstance(verified["upcomingAppointments"], list)
 
 
-async def test_an_ambiguous_caller_is_asked_for_the_birthdate_and_told_nothing(
-    connected: Any, people: Any
-) -> None:
+async def test_wrong_details_are_told_nothing(connected: Any, people: Any) -> None:
     h = connected
-    result = await h.tool("get_patient_info", {}, caller=people.household_phone)
-    answer = json.loads(result["result"])
-    assert answer["status"] == "ambiguous"
-    assert answer["askFor"] == "date of birth"
-    for chart in people.household:
-        for detail in (chart.firstname, chart.lastname, chart.birthdate.isoformat(), chart.patient_id):
-            assert detail not in result["result"]
-    member = people.household[1]
-    result = await h.tool(
-        "get_patient_info", {"birthdate": member.birthdate.isoformat()}, caller=people.household_phone
+    wrong = {**people.details(), "birthdate": "1901-02-03"}
+    result = (await h.tool("get_patient_info", wrong, caller=people.known_phone))["result"]
+    assert json.loads(result)["status"] == "not_verified"
+    assert people.known.firstname not in result
+    booking = await h.tool(
+        "book_appointment", {"start": local_iso((await free_slot(h)).start), **wrong}, caller=people.known_phone
     )
-    answer = json.loads(result["result"])
-    assert answer["status"] == "found"
-    assert answer["verified"] is True
-    assert answer["firstName"] == (member.preferred_name or member.firstname)
+    assert booking["result"].startswith("Not booked. The details given do not match a patient record")
+    assert h.sandbox.writebacks == []
 
 
-async def test_an_ambiguous_caller_is_not_booked(connected: Any, people: Any) -> None:
+async def test_the_caller_is_verified_once_per_call(connected: Any, people: Any) -> None:
+    """Verified by get_patient_info, the caller books without repeating it; another call starts afresh."""
+    h = connected
+    await h.tool("get_patient_info", people.details(), caller=people.known_phone)
+    again = json.loads((await h.tool("get_patient_info", {}, caller=people.known_phone))["result"])
+    assert again["verified"] is True
+    slot = await free_slot(h)
+    booked = await h.tool("book_appointment", {"start": local_iso(slot.start)}, caller=people.known_phone)
+    assert booked["result"].startswith("I've sent the request")
+    [queued] = h.sandbox.writebacks
+    assert queued.body["patient_id"] == people.known.patient_id
+    # Another number in the same call (a forged message) is not the verified caller.
+    other = json.loads((await h.tool("get_patient_info", {}, caller=people.stranger_phone))["result"])
+    assert other["status"] == "needs_verification"
+    h.call_id = "call-0002"
+    fresh = json.loads((await h.tool("get_patient_info", {}, caller=people.known_phone))["result"])
+    assert fresh["status"] == "needs_verification"
+
+
+@pytest.mark.parametrize("policy", ["name_and_birthdate", "birthdate"])
+async def test_a_household_number_is_told_nothing_until_one_member_is_verified(
+    open_harness: Any, people: Any, policy: str
+) -> None:
+    async with open_harness(verification=policy) as h:
+        await h.connect()
+        result = await h.tool("get_patient_info", {}, caller=people.household_phone)
+        answer = json.loads(result["result"])
+        assert answer["status"] == "needs_verification"
+        assert answer["askFor"] == (
+            "date of birth" if policy == "birthdate" else "first and last name and date of birth"
+        )
+        for chart in people.household:
+            for detail in (chart.firstname, chart.lastname, chart.birthdate.isoformat(), chart.patient_id):
+                assert detail not in result["result"]
+        member = people.household[1]
+        factors = {"birthdate": member.birthdate.isoformat()} if policy == "birthdate" else people.details(member)
+        answer = json.loads((await h.tool("get_patient_info", factors, caller=people.household_phone))["result"])
+        assert answer["status"] == "found"
+        assert answer["firstName"] == (member.preferred_name or member.firstname)
+
+
+async def test_the_birthdate_policy_still_needs_a_name_from_an_unknown_number(
+    open_harness: Any, people: Any
+) -> None:
+    async with open_harness(verification="birthdate") as h:
+        await h.connect()
+        dob_only = {"birthdate": people.known.birthdate.isoformat()}
+        answer = json.loads((await h.tool("get_patient_info", dob_only, caller=people.stranger_phone))["result"])
+        assert answer["status"] == "not_verified"  # and asked for the name: the message says so
+        assert "first and last name and date of birth" in answer["message"]
+        full = json.loads(
+            (await h.tool("get_patient_info", people.details(), caller=people.stranger_phone))["result"]
+        )
+        assert full["status"] == "found"
+        h.call_id = "call-0002"
+        by_number = json.loads((await h.tool("get_patient_info", dob_only, caller=people.known_phone))["result"])
+        assert by_number["status"] == "found"
+
+
+async def test_an_unverified_caller_is_not_booked(connected: Any, people: Any) -> None:
     h = connected
     slot = await free_slot(h)
-    result = await h.tool("book_appointment", {"start": local_iso(slot.start)}, caller=people.household_phone)
-    assert result["result"].startswith(
-        "Not booked yet. Several patients match this caller. Ask for their date of birth"
-    )
+    for phone in (people.household_phone, people.known_phone):
+        result = await h.tool("book_appointment", {"start": local_iso(slot.start)}, caller=phone)
+        assert result["result"] == (
+            "Not booked yet. To book, I need the caller's first and last name and date of birth: ask for it, "
+            "then call book_appointment again with it."
+        )
     assert h.sandbox.writebacks == []
 
 
 async def test_an_unknown_caller_is_identified_by_name_and_birthdate(connected: Any, people: Any) -> None:
     h = connected
-    unknown = json.loads((await h.tool("get_patient_info", {}, caller=people.stranger_phone))["result"])
-    assert unknown["status"] == "not_found"
-    chart = people.known
-    args = {"firstName": chart.firstname, "lastName": chart.lastname, "birthdate": chart.birthdate.isoformat()}
-    found = json.loads((await h.tool("get_patient_info", args, caller=people.stranger_phone))["result"])
+    found = json.loads(
+        (await h.tool("get_patient_info", people.details(), caller=people.stranger_phone))["result"]
+    )
     assert found["status"] == "found"
     assert found["verified"] is True
 
@@ -245,7 +306,7 @@ async def test_a_booking_is_answered_at_once_and_confirmed_by_text(connected: An
     sandbox.faults.utility_online = False  # the practice's machine is off: the write stays queued
     result = await h.tool(
         "book_appointment",
-        {"start": local_iso(slot.start), "providerKind": "hygienist"},
+        {"start": local_iso(slot.start), "providerKind": "hygienist", **people.details()},
         caller=people.known_phone,
     )
     text = result["result"]
@@ -277,12 +338,14 @@ async def test_a_failed_booking_texts_the_patient_and_the_staff(connected: Any, 
     h = connected
     h.sandbox.faults.fail_next_writebacks(1)
     slot = await free_slot(h)
-    result = await h.tool("book_appointment", {"start": local_iso(slot.start)}, caller=people.known_phone)
+    result = await h.tool(
+        "book_appointment", {"start": local_iso(slot.start), **people.details()}, caller=people.known_phone
+    )
     assert "will text you the confirmation" in result["result"]
     await h.eventually(lambda: len(h.texts()) == 2, "two texts")
     patient, staff = h.texts()
     assert patient["To"] == people.known_phone
-    assert "could not confirm your appointment request" in patient["Body"]
+    assert "we could not book your appointment request" in patient["Body"]
     assert staff["To"] == STAFF_MOBILE
     assert "(failed)" in staff["Body"]
     assert people.known_phone in staff["Body"]
@@ -297,7 +360,9 @@ async def test_a_taken_slot_offers_the_next_open_times(connected: Any, people: A
         a for a in await pms.appointments.list(start=day, end=day, provider_id="DMD1").all() if not a.cancelled
     )
     result = await h.tool(
-        "book_appointment", {"start": local_iso(existing.start), "providerId": "DMD1"}, caller=people.known_phone
+        "book_appointment",
+        {"start": local_iso(existing.start), "providerId": "DMD1", **people.details()},
+        caller=people.known_phone,
     )
     text = result["result"]
     assert text.startswith("That time was just taken. Not booked. The next open times are: ")
@@ -310,12 +375,11 @@ async def test_the_same_slot_twice_is_taken_the_second_time(connected: Any, peop
     slot = await free_slot(h)
     args = {"start": local_iso(slot.start), "providerId": slot.provider_id}
     h.sandbox.faults.utility_online = False
-    first = await h.tool("book_appointment", args, caller=people.known_phone)
+    first = await h.tool("book_appointment", {**args, **people.details()}, caller=people.known_phone)
     assert first["result"].startswith("I've sent the request")
     other = people.household[0]
-    second = await h.tool(
-        "book_appointment", {**args, "birthdate": other.birthdate.isoformat()}, caller=people.household_phone
-    )
+    h.call_id = "call-0002"
+    second = await h.tool("book_appointment", {**args, **people.details(other)}, caller=people.household_phone)
     assert second["result"].startswith("That time was just taken.")
     assert len(h.sandbox.writebacks) == 1
 
@@ -323,7 +387,9 @@ async def test_the_same_slot_twice_is_taken_the_second_time(connected: Any, peop
 async def test_a_time_nobody_is_free_is_not_booked(connected: Any, people: Any) -> None:
     h = connected
     day = h.weekday(2)
-    result = await h.tool("book_appointment", {"start": f"{day.isoformat()}T03:00"}, caller=people.known_phone)
+    result = await h.tool(
+        "book_appointment", {"start": f"{day.isoformat()}T03:00", **people.details()}, caller=people.known_phone
+    )
     assert result["result"].startswith("That time is not available. Not booked. The next open times are: ")
 
 
@@ -353,9 +419,32 @@ async def test_transfer_texts_the_staff_and_logs_the_request(connected: Any, peo
     )
     log = await h.call_log()
     assert log.transfer_requested is True
-    assert log.transfer_reason == "insurance question"
-    assert log.transfer_summary == "asks whether a crown is covered"
+    assert h.services.open_for_call(h.call_id, log.sealed_transfer) == {
+        "reason": "insurance question",
+        "summary": "asks whether a crown is covered",
+    }
     assert log.status.value == "in-progress"
+
+
+async def test_staff_are_texted_once_per_call(connected: Any, people: Any) -> None:
+    """A second transfer request overwrote the first and texted the staff again."""
+    h = connected
+    for reason in ("billing question", "still about billing"):
+        result = await h.tool(
+            "transfer_to_human", {"reason": reason, "summary": reason}, caller=people.known_phone
+        )
+        assert json.loads(result["result"])["destination"] == FRONT_DESK
+    asked = await h.vapi({"message": {"type": "transfer-destination-request", "call": h.call(people.known_phone)}})
+    assert asked.json()["destination"]["number"] == FRONT_DESK
+    await h.services.drain()
+    [sms] = h.texts()
+    assert "Reason: billing question." in sms["Body"]
+    log = await h.call_log()
+    assert h.services.open_for_call(h.call_id, log.sealed_transfer)["reason"] == "billing question"
+    h.call_id = "call-0002"  # another call is another transfer
+    await h.tool("transfer_to_human", {"reason": "x"}, caller=people.known_phone)
+    await h.services.drain()
+    assert len(h.texts()) == 2
 
 
 async def test_transfer_when_transfers_are_off(connected: Any, people: Any) -> None:
@@ -400,7 +489,11 @@ async def test_the_practice_is_found_by_the_dialled_number_too(connected: Any, p
             "customer": {"number": people.known_phone},
             "phoneNumber": {"number": "+15550100000"},
             "toolCallList": [
-                {"id": "t1", "type": "function", "function": {"name": "get_patient_info", "arguments": {}}}
+                {
+                    "id": "t1",
+                    "type": "function",
+                    "function": {"name": "get_patient_info", "arguments": people.details()},
+                }
             ],
         }
     }
@@ -484,7 +577,9 @@ async def test_a_sent_booking_is_reported_as_sent_even_if_the_call_log_fails(
 
     monkeypatch.setattr(database, "record_call", flaky)
     slot = await free_slot(h)
-    result = await h.tool("book_appointment", {"start": local_iso(slot.start)}, caller=people.known_phone)
+    result = await h.tool(
+        "book_appointment", {"start": local_iso(slot.start), **people.details()}, caller=people.known_phone
+    )
     assert result["result"].startswith("I've sent the request")
     await h.eventually(lambda: len(h.texts()) == 1, "the confirmation text")
     assert "is booked" in h.texts()[0]["Body"]

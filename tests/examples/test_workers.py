@@ -176,8 +176,9 @@ def send(conn: http.client.HTTPConnection, method: str, path: str, body: Any, he
     return json.loads(data)
 
 
-def callers(sandbox: SikkaSandbox, n: int) -> list[str]:
-    """Cell numbers of ``n`` charts that no other chart shares: each caller is identified at once."""
+def callers(sandbox: SikkaSandbox, n: int) -> list[tuple[str, dict[str, str]]]:
+    """Cell numbers of ``n`` charts that no other chart shares, each with what its caller says to be verified
+    (first and last name, date of birth)."""
     practice = sandbox.credentials.practice_id
     by_phone: dict[str, list[Any]] = defaultdict(list)
     for chart in sandbox.world.patients.values():
@@ -187,9 +188,21 @@ def callers(sandbox: SikkaSandbox, n: int) -> list[str]:
             if phone:
                 by_phone[phone].append(chart)
     unique = sorted({normalize_phone(c.cell) for c in sandbox.world.patients.values() if c.cell} - {None})
-    phones = [p for p in unique if p is not None and len(by_phone.get(p, [])) == 1][:n]
+    phones = [p for p in unique if p is not None and len(by_phone.get(p, [])) == 1 and by_phone[p][0].birthdate][
+        :n
+    ]
     assert len(phones) == n, "the seeded practice has too few distinct callers"
-    return ["+1" + p for p in phones]
+    return [
+        (
+            "+1" + p,
+            {
+                "firstName": by_phone[p][0].firstname,
+                "lastName": by_phone[p][0].lastname,
+                "birthdate": by_phone[p][0].birthdate.isoformat(),
+            },
+        )
+        for p in phones
+    ]
 
 
 def open_slot(sandbox: SikkaSandbox) -> tuple[str, str]:
@@ -209,14 +222,16 @@ def open_slot(sandbox: SikkaSandbox) -> tuple[str, str]:
     return asyncio.run(find())
 
 
-def book_message(call_id: str, caller: str, start: str, provider_id: str) -> dict[str, Any]:
+def book_message(
+    call_id: str, caller: str, start: str, provider_id: str, details: dict[str, str]
+) -> dict[str, Any]:
     call = {
         "id": call_id,
         "type": "inboundPhoneCall",
         "phoneNumberId": VAPI_NUMBER_ID,
         "customer": {"number": caller},
     }
-    arguments = {"start": start, "providerId": provider_id, "reason": "cleaning"}
+    arguments = {"start": start, "providerId": provider_id, "reason": "cleaning", **details}
     tool = {
         "id": f"tool-{call_id}",
         "type": "function",
@@ -301,7 +316,8 @@ def test_two_workers_give_one_slot_to_exactly_one_of_twenty_callers(
         barrier = threading.Barrier(CALLERS)
 
         def book(i: int) -> str:
-            message = book_message(f"call-{i:02d}", phones[i], start, provider_id)
+            phone, details = phones[i]
+            message = book_message(f"call-{i:02d}", phone, start, provider_id, details)
             barrier.wait(timeout=30)
             [result] = send(lines[i], "POST", "/vapi/webhook", message, {"X-Vapi-Secret": VAPI_SECRET})["results"]
             assert "result" in result, result
