@@ -583,3 +583,48 @@ async def test_a_sent_booking_is_reported_as_sent_even_if_the_call_log_fails(
     assert result["result"].startswith("I've sent the request")
     await h.eventually(lambda: len(h.texts()) == 1, "the confirmation text")
     assert "is booked" in h.texts()[0]["Body"]
+
+
+async def test_availability_leaves_out_a_time_just_requested(connected: Any, people: Any) -> None:
+    """A booking in flight (pending at the PMS, so not in its appointment book) is not offered again."""
+    h = connected
+    slot = await free_slot(h)
+    day = slot.start.date().isoformat()
+    spoken = f"{slot.start:%A, %B} {slot.start.day} at {slot.start.hour % 12 or 12}:{slot.start.minute:02d}"
+    last = (slot.start.date() + timedelta(days=6)).isoformat()
+    ask = {"startDate": day, "endDate": last, "providerId": slot.provider_id}
+    before = await h.tool("check_availability", ask, caller=people.known_phone)
+    assert before["result"].startswith(f"Open times: {spoken} ")
+    h.sandbox.faults.utility_online = False  # the write stays pending: the PMS's book does not show it
+    booked = await h.tool(
+        "book_appointment",
+        {"start": local_iso(slot.start), "providerId": slot.provider_id, **people.details()},
+        caller=people.known_phone,
+    )
+    assert booked["result"].startswith("I've sent the request")
+    h.call_id = "call-0002"
+    after = await h.tool("check_availability", ask, caller=people.household_phone)
+    assert after["result"].startswith("Open times: ")
+    assert f"{spoken} " not in after["result"]
+
+
+async def test_a_booking_whose_answer_was_lost_is_not_called_sent(connected: Any, people: Any) -> None:
+    """The PMS's answer to the write never came back: the caller must not hear "sent"; the text that
+    follows says what the PMS really did."""
+    h = connected
+    slot = await free_slot(h)
+    h.sandbox.faults.write_answer_loss = 1.0
+    h.sandbox.faults.write_answer_loss_mode = "error"
+    result = await h.tool(
+        "book_appointment", {"start": local_iso(slot.start), **people.details()}, caller=people.known_phone
+    )
+    text = result["result"]
+    assert text.startswith("The practice's system did not confirm that it received the request for ")
+    assert "Do not tell the caller it is booked" in text
+    assert "I've sent" not in text
+    assert (await h.call_log()).booking_status == "unconfirmed"
+    h.sandbox.faults.reset()
+    await h.eventually(lambda: len(h.texts()) == 1, "the text once the write is found in the PMS's log")
+    [sms] = h.texts()
+    assert "is booked" in sms["Body"]
+    assert (await h.call_log()).booking_status == "written"
