@@ -46,6 +46,7 @@ from zoneinfo import ZoneInfo
 from pms_connect import BookingRequest
 from pms_connect.ratelimit import RateLimit
 from pms_connect.sikka import SikkaProvider
+from pms_connect.sikka._wire import PracticeRow
 from pms_connect.stores import MemoryStore, RedisStore, SqliteStore, Store
 from pms_connect.testing import SikkaSandbox
 from pms_connect.writeback import PollSchedule
@@ -229,7 +230,7 @@ class Bench:
 
             def read(pms: SikkaProvider) -> Callable[[], Awaitable[object]]:
                 params = {"practice_id": pms.practice_id}
-                return lambda: pms.client.fetch_page("practices", params, index=0, page_size=1)
+                return lambda: pms.client.fetch_page("practices", params, PracticeRow, index=0, page_size=1)
 
             reads = {name: read(pms) for name, pms in providers.items()}
             for _ in range(WARM_UP_REQUESTS):  # the request key, connections: what follows is the steady state

@@ -42,11 +42,13 @@ def _as_start(value: date | datetime, zone: ZoneInfo, name: str) -> datetime:
 class Window:
     """A half-open interval [start, end) of aware datetimes in the practice's zone."""
 
-    __slots__ = ("end", "start")
+    __slots__ = ("_utc_end", "_utc_start", "end", "start")
 
     def __init__(self, start: datetime, end: datetime) -> None:
         self.start = start
         self.end = end
+        self._utc_start = _utc(start)
+        self._utc_end = _utc(end)
 
     @property
     def first_day(self) -> date:
@@ -59,7 +61,13 @@ class Window:
 
     def overlaps(self, start: datetime, end: datetime) -> bool:
         # Compare in UTC: aware datetimes sharing one zone compare by wall clock, wrong across a DST change.
-        return _utc(start) < _utc(self.end) and _utc(end) > _utc(self.start)
+        return _utc(start) < self._utc_end and _utc(end) > self._utc_start
+
+    def overlaps_visit(self, start: datetime, duration: timedelta) -> bool:
+        """``overlaps(start, start + duration)`` in elapsed time, with one zone conversion: run on every
+        row of a list."""
+        begins = _utc(start)
+        return begins < self._utc_end and begins + duration > self._utc_start
 
     def __repr__(self) -> str:
         return f"Window({self.start.isoformat()}, {self.end.isoformat()})"

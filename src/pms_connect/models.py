@@ -11,7 +11,7 @@ import datetime as dt
 import enum
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field, field_validator
 
@@ -54,6 +54,22 @@ def elapsed_after(start: datetime, duration: timedelta) -> datetime:
     """The moment ``duration`` of real time after ``start``, in ``start``'s zone. Python adds timedeltas to
     aware datetimes by wall clock, which is an hour off across a DST change."""
     return (start.astimezone(timezone.utc) + duration).astimezone(start.tzinfo)
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def prevalidated(model: type[Model], values: dict[str, Any]) -> Model:
+    """``model`` built from ``values`` that a provider's wire model has already proved: every field given,
+    each of its exact type. This is what ``model_construct`` does, without its per-field Python: a list of
+    20,000 appointments is built 3x faster than by ``model_construct`` or validation. Nothing is checked, so
+    anything not proved must be validated instead (tests compare both ways for every model built so)."""
+    built = object.__new__(model)
+    object.__setattr__(built, "__dict__", values)
+    object.__setattr__(built, "__pydantic_fields_set__", set(values))
+    object.__setattr__(built, "__pydantic_extra__", None)
+    object.__setattr__(built, "__pydantic_private__", None)
+    return built
 
 
 class _Model(BaseModel):

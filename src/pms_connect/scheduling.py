@@ -27,7 +27,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from pms_connect.errors import InvalidArgumentError
-from pms_connect.models import Appointment, TimeSlot
+from pms_connect.models import Appointment, TimeSlot, prevalidated
 
 __all__ = [
     "DEFAULT_GRID",
@@ -70,6 +70,10 @@ class WeeklyHours:
         """The working blocks of ``day``'s weekday (none: a day off), whatever the week."""
         return self.days.get(day.weekday(), ())
 
+    def ends(self) -> list[time]:
+        """When every block of the week ends."""
+        return [end for blocks in self.days.values() for _, end in blocks]
+
 
 class Hours:
     """A resource's schedule history: for a day, the latest weekly schedule effective on or before it.
@@ -93,6 +97,11 @@ class Hours:
     def weekly(cls, days: Mapping[int, Sequence[Block]]) -> Hours:
         """The same hours every week."""
         return cls([WeeklyHours({k: tuple(v) for k, v in days.items()})])
+
+    @property
+    def schedules(self) -> tuple[WeeklyHours, ...]:
+        """Every weekly schedule of the history, the standing one last."""
+        return self._dated + ((self._standing,) if self._standing is not None else ())
 
     def schedule_for(self, day: date) -> WeeklyHours | None:
         """The weekly schedule in force on ``day`` (None: no schedule, so not working), so that a schedule
@@ -201,7 +210,11 @@ def _intersect(a: Sequence[Interval], b: Sequence[Interval]) -> list[Interval]:
 def _subtract(free: Sequence[Interval], busy: Sequence[Interval]) -> list[Interval]:
     """``free`` minus ``busy``; both normalized."""
     out: list[Interval] = []
-    j = 0
+    if not free:
+        return out
+    # The first busy interval still running at the first free start (normalized: ends are sorted too). A
+    # day's search passes the whole window's busy list, so starting from 0 each day was quadratic in days.
+    j = bisect.bisect_right(busy, free[0][0], key=_end)
     for start, end in free:
         cursor = start
         while j < len(busy) and busy[j][1] <= cursor:
@@ -215,6 +228,10 @@ def _subtract(free: Sequence[Interval], busy: Sequence[Interval]) -> list[Interv
         if cursor < end:
             out.append((cursor, end))
     return out
+
+
+def _end(interval: Interval) -> datetime:
+    return interval[1]
 
 
 def _covers(intervals: Sequence[Interval], start: datetime, end: datetime) -> bool:
@@ -367,14 +384,13 @@ def open_slots(
                         (o for o in order[provider] if o in chairs and _covers(chairs[o], t, t_end)), None
                     )
                     if chair is not None:
-                        today.append(
-                            TimeSlot(
-                                start=t.astimezone(zone),
-                                end=t_end.astimezone(zone),
-                                provider_id=provider,
-                                operatory=chair,
-                            )
-                        )
+                        values = {
+                            "start": t.astimezone(zone),
+                            "end": t_end.astimezone(zone),
+                            "provider_id": provider,
+                            "operatory": chair,
+                        }
+                        today.append(prevalidated(TimeSlot, values))  # aware by construction
         # Every start of a local day precedes every start of the next, so days can be appended in order.
         today.sort(key=_slot_key)
         slots.extend(today)

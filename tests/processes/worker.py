@@ -37,6 +37,7 @@ from pms_connect import BookingRequest, NewPatient, PaymentRequest, PmsError
 from pms_connect._clock import SystemClock
 from pms_connect.ratelimit import RateLimit
 from pms_connect.sikka import SikkaCredentials, SikkaProvider
+from pms_connect.sikka._wire import PracticeRow
 from pms_connect.stores import MemoryStore, RedisStore, SqliteStore
 from pms_connect.writeback import PollSchedule, WritebackPoller, handle_from_entry
 
@@ -160,7 +161,9 @@ async def reads(pms: SikkaProvider, n: int) -> dict[str, Any]:
     """``n`` cheap reads of the practice, all at once, through the rate budget."""
 
     async def one() -> None:
-        await pms.client.fetch_page("practices", {"practice_id": pms.practice_id}, index=0, page_size=1)
+        await pms.client.fetch_page(
+            "practices", {"practice_id": pms.practice_id}, PracticeRow, index=0, page_size=1
+        )
 
     await asyncio.gather(*(one() for _ in range(n)))
     return {"reads": n}

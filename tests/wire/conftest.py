@@ -137,6 +137,15 @@ class FakeSikka:
     def no_content() -> httpx.Response:
         return httpx.Response(204)
 
+    def hours(self, start: str = "08:00", end: str = "17:00") -> respx.Route:
+        """The practice works ``start`` to ``end`` every day (``end`` "00:00": until midnight): the schedule
+        an appointments list consults to decide whether to read the day before its window."""
+        row: dict[str, str] = {"practice_id": "1", "resource_type": "Practice", "resource_id": "1", "date": ""}
+        for day in ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"):
+            row[f"{day}_start_1"] = start
+            row[f"{day}_end_1"] = end
+        return self.get("practice_schedule").mock(return_value=self.page([row], api="practice_schedule"))
+
     def paged(
         self, rows: Sequence[Mapping[str, str]], *, api: str, total_count: bool = True
     ) -> Callable[[httpx.Request], httpx.Response]:

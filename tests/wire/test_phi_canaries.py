@@ -98,6 +98,7 @@ def assert_no_canary_in_error(error: BaseException) -> None:
 
 
 def mock_reads(sikka) -> None:
+    sikka.hours()
     sikka.get("practices").mock(
         return_value=sikka.page([{"practice_id": "1", "name": "Clinic", "cust_id": "1"}], api="practices")
     )

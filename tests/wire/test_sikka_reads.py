@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -337,17 +338,19 @@ async def test_operatories_list_reuses_the_cached_practice_lookup(sikka, provide
 # -- appointments ------------------------------------------------------------------------------------------
 
 
-async def test_appointments_list_sends_startdate_a_day_early_enddate_fields_and_practice(sikka, provider):
+async def test_appointments_list_sends_the_window_dates_fields_and_practice(sikka, provider):
+    sikka.hours()
     route = sikka.get("appointments").mock(return_value=sikka.no_content())
 
     await provider.appointments.list(start=date(2026, 12, 2), end=date(2026, 12, 4)).all()
 
+    assert route.call_count == 1  # hours end at 17:00: no visit runs in from the day before
     assert_sikka_get(
         route.calls.last.request,
         "appointments",
         {
             "practice_id": "1",
-            "startdate": "2026-12-01",
+            "startdate": "2026-12-02",
             "enddate": "2026-12-04",
             "fields": APPOINTMENT_FIELDS,
             "offset": "0",
@@ -356,7 +359,53 @@ async def test_appointments_list_sends_startdate_a_day_early_enddate_fields_and_
     )
 
 
+async def test_appointments_list_reads_the_day_before_only_when_the_hours_reach_midnight(sikka, provider):
+    sikka.hours("16:00", "00:00")
+    rows = {
+        "2026-12-01": [
+            appointment_row("ends-before", "2026-12-01", "22:00", "30"),
+            appointment_row("spills-in", "2026-12-01", "23:30", "60"),
+        ],
+        "2026-12-02": [appointment_row("inside", "2026-12-02", "16:00", "60")],
+    }
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        first = request.url.params["startdate"]
+        return sikka.page(rows[first], api="appointments")
+
+    route = sikka.get("appointments").mock(side_effect=answer)
+
+    appointments = await provider.appointments.list(start=date(2026, 12, 2), end=date(2026, 12, 2)).all()
+
+    assert [a.id for a in appointments] == ["spills-in", "inside"]
+    asked = [(c.request.url.params["startdate"], c.request.url.params["enddate"]) for c in route.calls]
+    assert sorted(asked) == [("2026-12-01", "2026-12-01"), ("2026-12-02", "2026-12-02")]
+
+
+async def test_appointments_list_reads_the_day_before_when_the_schedule_is_refused(sikka, provider):
+    sikka.get("practice_schedule").mock(return_value=sikka.error("API2004", 403))
+    route = sikka.get("appointments").mock(return_value=sikka.no_content())
+
+    await provider.appointments.list(start=date(2026, 12, 2), end=date(2026, 12, 2)).all()
+
+    asked = sorted(c.request.url.params["startdate"] for c in route.calls)
+    assert asked == ["2026-12-01", "2026-12-02"]
+
+
+async def test_appointments_list_and_a_slot_search_share_one_schedule_read(sikka, provider):
+    schedule = sikka.hours()
+    sikka.get("appointments").mock(return_value=sikka.no_content())
+
+    await asyncio.gather(
+        provider.appointments.list(start=date(2026, 12, 2), end=date(2026, 12, 2)).all(),
+        provider.appointments.list(start=date(2026, 12, 3), end=date(2026, 12, 3)).all(),
+    )
+
+    assert schedule.call_count == 1
+
+
 async def test_appointments_list_sends_provider_patient_and_status_filters(sikka, provider):
+    sikka.hours()
     route = sikka.get("appointments").mock(return_value=sikka.no_content())
 
     await provider.appointments.list(
@@ -368,7 +417,7 @@ async def test_appointments_list_sends_provider_patient_and_status_filters(sikka
         "appointments",
         {
             "practice_id": "1",
-            "startdate": "2026-12-01",
+            "startdate": "2026-12-02",
             "enddate": "2026-12-02",
             "fields": APPOINTMENT_FIELDS,
             "provider_id": "DMD2",
@@ -381,6 +430,7 @@ async def test_appointments_list_sends_provider_patient_and_status_filters(sikka
 
 
 async def test_appointments_list_turns_aware_bounds_into_practice_local_dates(sikka, provider):
+    sikka.hours()
     route = sikka.get("appointments").mock(return_value=sikka.no_content())
     # 03:00 UTC on 12-03 is still 12-02 in Chicago (UTC-6); 05:00 UTC on 12-05 is 23:00 on 12-04.
     start = datetime(2026, 12, 3, 3, 0, tzinfo=timezone.utc)
@@ -389,10 +439,11 @@ async def test_appointments_list_turns_aware_bounds_into_practice_local_dates(si
     await provider.appointments.list(start=start, end=end).all()
 
     params = route.calls.last.request.url.params
-    assert (params["startdate"], params["enddate"]) == ("2026-12-01", "2026-12-04")
+    assert (params["startdate"], params["enddate"]) == ("2026-12-02", "2026-12-04")
 
 
 async def test_appointments_list_parses_date_time_and_length_into_aware_start_and_duration(sikka, provider):
+    sikka.hours()
     row = appointment_row("70670", "2026-12-02", "10:30", "60", cancelled="False", is_confirmed="True")
     sikka.get("appointments").mock(return_value=sikka.page([row], api="appointments"))
 
@@ -417,6 +468,7 @@ async def test_appointments_list_parses_date_time_and_length_into_aware_start_an
 
 
 async def test_appointments_list_reads_blank_flags_from_the_status_text_and_blank_length_as_zero(sikka, provider):
+    sikka.hours()
     rows = [
         appointment_row("1", "2026-12-02", "09:00", "30", cancelled="", is_confirmed="", status="Cancelled"),
         appointment_row("2", "2026-12-02", "10:00", "30", cancelled="", is_confirmed="", status="Confirmed"),
@@ -441,14 +493,21 @@ async def test_appointments_list_reads_blank_flags_from_the_status_text_and_blan
 
 
 async def test_appointments_list_keeps_only_appointments_overlapping_the_window(sikka, provider):
-    rows = [
-        appointment_row("before", "2026-12-01", "22:00", "30"),  # ends 22:30 the day before
-        appointment_row("spills-in", "2026-12-01", "23:30", "60"),  # runs past midnight into the window
-        appointment_row("touches-start", "2026-12-01", "23:00", "60"),  # ends exactly at the window start
-        appointment_row("inside", "2026-12-02", "08:00", "60"),
-        appointment_row("touches-end", "2026-12-03", "00:00", "30"),  # starts exactly at the window end
-    ]
-    sikka.get("appointments").mock(return_value=sikka.page(rows, api="appointments"))
+    sikka.hours("08:00", "00:00")  # to midnight: the day before is read too
+    rows = {
+        "2026-12-01": [
+            appointment_row("before", "2026-12-01", "22:00", "30"),  # ends 22:30 the day before
+            appointment_row("spills-in", "2026-12-01", "23:30", "60"),  # runs past midnight into the window
+            appointment_row("touches-start", "2026-12-01", "23:00", "60"),  # ends exactly at the window start
+        ],
+        "2026-12-02": [
+            appointment_row("inside", "2026-12-02", "08:00", "60"),
+            appointment_row("touches-end", "2026-12-03", "00:00", "30"),  # starts exactly at the window end
+        ],
+    }
+    sikka.get("appointments").mock(
+        side_effect=lambda request: sikka.page(rows[request.url.params["startdate"]], api="appointments")
+    )
 
     appointments = await provider.appointments.list(start=date(2026, 12, 2), end=date(2026, 12, 2)).all()
 

@@ -7,15 +7,16 @@ talking to Sikka lives here, on top of the shared [HttpPipeline][pms_connect.htt
 from __future__ import annotations
 
 import email.utils
+import functools
 import json
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, TypeVar
+from typing import Annotated, Any, Generic, TypeVar, Union, cast
 
 import httpx
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import BaseModel, Field, SecretStr, TypeAdapter, ValidationError
 
 from pms_connect._clock import Clock, SystemClock
 from pms_connect.errors import (
@@ -23,6 +24,7 @@ from pms_connect.errors import (
     BadRequestError,
     ConflictError,
     DataReloadingError,
+    InvalidArgumentError,
     KeyExpiredError,
     NotFoundError,
     PermissionDeniedError,
@@ -40,7 +42,14 @@ from pms_connect.sikka.credentials import SikkaCredentials
 from pms_connect.stores import RateBudget
 from pms_connect.tokens import Token, TokenManager, TokenStore
 
-__all__ = ["DEFAULT_BASE_URL", "MAX_PAGE_SIZE", "SikkaClient", "SikkaPage", "classify_sikka_response"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "MAX_PAGE_SIZE",
+    "SikkaClient",
+    "SikkaPage",
+    "classify_sikka_response",
+    "read_page",
+]
 
 DEFAULT_BASE_URL = "https://api.sikkasoft.com/v4"
 MAX_PAGE_SIZE = 5000
@@ -82,11 +91,11 @@ _NOT_RETRYABLE = frozenset({"API2010", "API2011", "API2012"})
 
 
 @dataclass(frozen=True)
-class SikkaPage:
-    """One page as Sikka answered it: raw items, the total when given, the page size in force, and whether
-    the answer links a next page (None when it has no links at all)."""
+class SikkaPage(Generic[Row]):
+    """One page as Sikka answered it: its rows, the total when given, the page size in force, and whether the
+    answer links a next page (None when it has no links at all)."""
 
-    items: list[dict[str, Any]]
+    rows: list[Row]
     total: int | None
     limit: int
     next_link: bool | None
@@ -158,24 +167,28 @@ def classify_sikka_response(response: httpx.Response, summary: str) -> PmsError 
     return error
 
 
-def _unreadable(error: ValidationError, what: str, summary: str) -> PmsStatusError:
+def _unreadable(error: ValidationError, what: str, summary: str, model: type[BaseModel]) -> PmsStatusError:
     # pydantic's message would quote the offending (possibly PHI or secret) value: name only the fields.
-    fields = sorted({str(err["loc"][-1]) for err in error.errors() if err["loc"]})
-    return PmsStatusError(f"Sikka sent {what} this SDK cannot read (fields: {', '.join(fields)})", request=summary)
+    known = set(model.model_fields) | set(w.Envelope.model_fields) | set(w.Links.model_fields)
+    fields = set()
+    for err in error.errors():
+        names = [part for part in err["loc"] if isinstance(part, str) and part in known]
+        if names:
+            fields.add(names[-1])
+    return PmsStatusError(
+        f"Sikka sent {what} this SDK cannot read (fields: {', '.join(sorted(fields))})", request=summary
+    )
 
 
-def parse_rows(items: list[dict[str, Any]], row_type: type[Row], summary: str) -> list[Row]:
-    try:
-        return [row_type.model_validate(item) for item in items]
-    except ValidationError as exc:
-        raise _unreadable(exc, "a row", summary) from None
+def _not_json(summary: str, status: int) -> PmsStatusError:
+    return PmsStatusError("Sikka's answer was not JSON", request=summary, status_code=status)
 
 
 def parse_model(model_type: type[Row], data: Any, summary: str) -> Row:
     try:
         return model_type.model_validate(data)
     except ValidationError as exc:
-        raise _unreadable(exc, "an answer", summary) from None
+        raise _unreadable(exc, "an answer", summary, model_type) from None
 
 
 def read_json(response: httpx.Response, summary: str) -> Any:
@@ -183,19 +196,30 @@ def read_json(response: httpx.Response, summary: str) -> Any:
     try:
         return response.json()
     except ValueError:
-        raise PmsStatusError(
-            "Sikka's answer was not JSON", request=summary, status_code=response.status_code
-        ) from None
+        raise _not_json(summary, response.status_code) from None
 
 
-def read_envelope(response: httpx.Response, summary: str) -> w.Envelope | None:
-    """The list envelope, or None for Sikka's 204 "no content". Some endpoints wrap it in a one-element array."""
+@functools.cache
+def _page_reader(row_type: type[BaseModel]) -> TypeAdapter[Any]:
+    """Reads a list answer's bytes straight into typed rows (some endpoints wrap it in a one-element array)."""
+    envelope: Any = w.Envelope[row_type]  # type: ignore[valid-type]
+    # left_to_right: a "smart" union would validate an envelope twice (strictly, then not) before choosing.
+    return TypeAdapter(Annotated[Union[envelope, list[envelope]], Field(union_mode="left_to_right")])  # noqa: UP007
+
+
+def read_page(response: httpx.Response, row_type: type[Row], summary: str) -> w.Envelope[Row] | None:
+    """The list answer with its rows parsed, or None for Sikka's 204 "no content"."""
     if response.status_code == 204 or not response.content:
         return None
-    data = read_json(response, summary)
+    try:
+        data = _page_reader(row_type).validate_json(response.content)
+    except ValidationError as exc:
+        if any(err["type"] == "json_invalid" for err in exc.errors()):
+            raise _not_json(summary, response.status_code) from None
+        raise _unreadable(exc, "a row", summary, row_type) from None
     if isinstance(data, list):
-        data = data[0] if data else {}
-    return parse_model(w.Envelope, data, summary)
+        return cast("w.Envelope[Row]", data[0]) if data else w.Envelope[Row]()
+    return cast("w.Envelope[Row]", data)
 
 
 class SikkaClient:
@@ -241,6 +265,7 @@ class SikkaClient:
             store=token_store,
             clock=self.clock,
         )
+        self._summaries: dict[tuple[str, str], str] = {}
         self.practice_budget = f"sikka:practice:{credentials.office_id}:{credentials.practice_id}"
         self.app_budget = f"sikka:app:{credentials.app_id}"
 
@@ -251,8 +276,12 @@ class SikkaClient:
         return f"{self.base_url}/{path.lstrip('/')}"
 
     def summary(self, method: str, path: str) -> str:
-        """``"GET /v4/patients"``, the form every error's ``request`` takes."""
-        return f"{method} {httpx.URL(self._url(path)).path}"
+        """``"GET /v4/patients"``, the form every error's ``request`` takes (built once a path)."""
+        key = (method, path)
+        summary = self._summaries.get(key)
+        if summary is None:
+            summary = self._summaries[key] = f"{method} {httpx.URL(self._url(path)).path}"
+        return summary
 
     def _request(
         self,
@@ -379,30 +408,32 @@ class SikkaClient:
         self,
         path: str,
         params: Mapping[str, str],
+        row_type: type[Row],
         *,
         index: int,
         page_size: int,
         app_level: bool = False,
         priority: Priority = Priority.INTERACTIVE,
-    ) -> SikkaPage:
-        """One page of raw items (``offset`` is a page index), with what the answer says about paging."""
+    ) -> SikkaPage[Row]:
+        """One page of rows (``offset`` is a page index), with what the answer says about paging."""
         page_params = {**params, "offset": str(index), "limit": str(page_size)}
         call = self.app_call if app_level else self.practice_call
         response = await call("GET", path, params=page_params, priority=priority)
+        summary = self.summary("GET", path)
         if response.headers.get("Data-Insert", "").strip().lower() == "in progress":
             # gs.txt: "User should not fetch data when data insert is in progress": the rows may be partial.
             raise DataReloadingError(
                 "Sikka is reloading the practice's data; its answer may be partial, read again later",
-                request=self.summary("GET", path),
+                request=summary,
             )
-        envelope = read_envelope(response, self.summary("GET", path))
+        envelope = read_page(response, row_type, summary)
         if envelope is None:
-            return SikkaPage(items=[], total=0 if index == 0 else None, limit=page_size, next_link=False)
+            return SikkaPage(rows=[], total=0 if index == 0 else None, limit=page_size, next_link=False)
         # A licence may cap the page size below what was asked: the answer's ``limit`` is the page size in force.
         limit = envelope.limit if envelope.limit is not None and 0 < envelope.limit < page_size else page_size
         links = envelope.pagination
         next_link = None if links is None else bool(links.next)
-        return SikkaPage(items=envelope.items, total=envelope.total_count, limit=limit, next_link=next_link)
+        return SikkaPage(rows=envelope.items, total=envelope.total_count, limit=limit, next_link=next_link)
 
     def pager(
         self,
@@ -418,30 +449,36 @@ class SikkaClient:
     ) -> AsyncPager[T]:
         """A lazy pager over a Sikka list endpoint, mapping each row with ``convert``."""
         if not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
+            raise InvalidArgumentError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
         frozen_params = dict(params)
         size = [page_size]  # the page size in force: the licence's cap once an answer has shown it
 
         async def fetch(index: int) -> Page[T]:
             page = await self.fetch_page(
-                path, frozen_params, index=index, page_size=size[0], app_level=app_level, priority=priority
+                path,
+                frozen_params,
+                row_type,
+                index=index,
+                page_size=size[0],
+                app_level=app_level,
+                priority=priority,
             )
             if page.limit < size[0]:
                 if index > 0:  # offsets count pages of the size asked: a cap seen late would skip rows
                     raise PmsStatusError("Sikka changed the page size mid-list", request=self.summary("GET", path))
                 size[0] = page.limit
-            summary = self.summary("GET", path)
-            rows = parse_rows(page.items, row_type, summary)
             try:
-                converted = [convert(row) for row in rows]
+                converted = [convert(row) for row in page.rows]
             except ValueError as exc:  # e.g. an appointment without a date: name the problem, not the row
-                raise PmsStatusError(f"Sikka sent a row this SDK cannot use ({exc})", request=summary) from None
+                raise PmsStatusError(
+                    f"Sikka sent a row this SDK cannot use ({exc})", request=self.summary("GET", path)
+                ) from None
             if keep is not None:
                 converted = [item for item in converted if keep(item)]
             # Without a total, a next link or a full page means more (an empty link on a full page costs one
             # request that ends in a 204, never a lost page). Counted on the raw rows, not the kept ones: a
             # filtered page may be short with more to come.
-            more = None if page.total is not None else bool(page.next_link) or len(page.items) >= page.limit
+            more = None if page.total is not None else bool(page.next_link) or len(page.rows) >= page.limit
             return Page(items=converted, index=index, page_size=page.limit, total_count=page.total, more=more)
 
         return AsyncPager(fetch)

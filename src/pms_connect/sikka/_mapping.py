@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -16,6 +17,7 @@ from pms_connect.models import (
     Provider,
     ProviderKind,
     Transaction,
+    prevalidated,
 )
 from pms_connect.sikka import _wire as w
 
@@ -91,44 +93,62 @@ def local_datetime(day: datetime, zone: ZoneInfo) -> datetime:
     return day.replace(tzinfo=zone)
 
 
+# Appointments and patients come by the thousand: they are built ``prevalidated`` (every value here has the
+# type the wire row proved); the rest are validated as usual.
+
+
+@functools.lru_cache(maxsize=512)
+def _minutes(length: int) -> timedelta:
+    """Cached: ``timedelta(minutes=n)`` costs 1.4 us, and a practice books a handful of lengths."""
+    try:
+        return timedelta(minutes=length)
+    except OverflowError:
+        raise ValueError("an appointment length out of range") from None
+
+
 def appointment(row: w.AppointmentRow, zone: ZoneInfo) -> Appointment:
-    if row.date is None:
+    day = row.date
+    if day is None:
         raise ValueError("appointment without a date")
-    start = row.date
-    if row.time is not None:
-        start = datetime.combine(row.date.date(), row.time)
-    return Appointment(
-        id=row.appointment_sr_no,
-        practice_id=row.practice_id,
-        patient_id=row.patient_id,
-        provider_id=row.provider_id,
-        hygienist_id=row.hygienist,
-        operatory=row.operatory,
-        start=local_datetime(start, zone),
-        duration=timedelta(minutes=row.length or 0),
-        status=row.status,
-        description=row.description,
-        cancelled=_is_cancelled(row),
-        confirmed=_is_confirmed(row),
-        kind=row.type,
+    start = datetime.combine(day.date(), row.time, zone) if row.time is not None else day.replace(tzinfo=zone)
+    return prevalidated(
+        Appointment,
+        {
+            "id": row.appointment_sr_no,
+            "practice_id": row.practice_id or None,
+            "patient_id": row.patient_id or None,
+            "provider_id": row.provider_id or None,
+            "hygienist_id": row.hygienist or None,
+            "operatory": row.operatory or None,
+            "start": start,
+            "duration": _minutes(row.length or 0),
+            "status": row.status or None,
+            "description": row.description or None,
+            "cancelled": _is_cancelled(row),
+            "confirmed": _is_confirmed(row),
+            "kind": row.type or None,
+        },
     )
 
 
 def patient(row: w.PatientRow) -> Patient:
-    return Patient(
-        id=row.patient_id,
-        first_name=row.firstname or "",
-        last_name=row.lastname or "",
-        preferred_name=row.preferred_name,
-        birthdate=row.birthdate,
-        cell_phone=row.cell,
-        home_phone=row.homephone,
-        work_phone=row.workphone,
-        email=row.email,
-        status=row.status,
-        practice_id=row.practice_id,
-        provider_id=row.provider_id,
-        guarantor_id=row.guarantor_id,
+    return prevalidated(
+        Patient,
+        {
+            "id": row.patient_id,
+            "first_name": row.firstname or "",
+            "last_name": row.lastname or "",
+            "preferred_name": row.preferred_name or None,
+            "birthdate": w.known_day(row.birthdate),
+            "cell_phone": row.cell or None,
+            "home_phone": row.homephone or None,
+            "work_phone": row.workphone or None,
+            "email": row.email or None,
+            "status": row.status or None,
+            "practice_id": row.practice_id or None,
+            "provider_id": row.provider_id or None,
+            "guarantor_id": row.guarantor_id or None,
+        },
     )
 
 

@@ -7,14 +7,16 @@ classes are not imported by applications, only reached as the provider's attribu
 
 from __future__ import annotations
 
+import asyncio
 import builtins
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from pms_connect import _windows
-from pms_connect.errors import NotFoundError, UnsupportedOperationError
+from pms_connect.errors import NotFoundError, PermissionDeniedError, UnsupportedOperationError
 from pms_connect.models import (
     Appointment,
     BookingRequest,
@@ -32,7 +34,7 @@ from pms_connect.models import (
     Transaction,
     Writeback,
 )
-from pms_connect.pagination import AsyncPager
+from pms_connect.pagination import AsyncPager, Page
 from pms_connect.sikka import _mapping as m
 from pms_connect.sikka import _patient_search, _slots
 from pms_connect.sikka import _wire as w
@@ -119,30 +121,72 @@ class Appointments(_Resource):
         status: str | None = None,
     ) -> AsyncPager[Appointment]:
         """Appointments overlapping [start, end); a date ``end`` includes that whole day."""
+        return self.overlapping(
+            start=start, end=end, provider_id=provider_id, patient_id=patient_id, status=status
+        )
+
+    def overlapping(
+        self,
+        *,
+        start: date | datetime,
+        end: date | datetime,
+        provider_id: str | None = None,
+        patient_id: str | None = None,
+        status: str | None = None,
+        day_before: bool | None = None,
+    ) -> AsyncPager[Appointment]:
+        """[list][pms_connect.sikka._resources.Appointments.list], choosing whether to read the day before.
+
+        Sikka filters on the appointment's date, so a visit that starts the day before the window and runs
+        past midnight into it is listed only by reading that day too. That is rare, and a window's first
+        page is often full: the day before is read (one more request, its visits that reach into the window
+        kept) only when the practice's hours run to midnight, as its cached schedules tell, or when
+        ``day_before`` is True (a booking's check of one slot, which costs no more request either way)."""
         span = _windows.window(start, end, self.pms.timezone)
-        # Sikka filters on the appointment's date; ask from the day before so that an appointment running
-        # over midnight into the window is seen, then keep exactly those that overlap it.
-        params = {
-            **self._practice_params,
-            "startdate": _day(span.first_day - timedelta(days=1)),
-            "enddate": _day(span.last_day),
-            "fields": _APPOINTMENT_FIELDS,
-        }
+        params = {**self._practice_params, "fields": _APPOINTMENT_FIELDS}
         if provider_id is not None:
             params["provider_id"] = check_id(provider_id, "provider_id")
         if patient_id is not None:
             params["patient_id"] = check_id(patient_id, "patient_id")
         if status is not None:
             params["status"] = check_id(status, "status")
+        before = span.first_day - timedelta(days=1)
+        if day_before:
+            return self._days(params, before, span)
+        window = self._days(params, span.first_day, span)
+        if day_before is False:
+            return window
+
+        async def fetch(index: int) -> Page[Appointment]:
+            if index > 0:
+                return await window.fetch_page(index)
+            page, overnight = await asyncio.gather(window.fetch_page(0), self._hours_reach_midnight())
+            if not overnight:
+                return page
+            earlier = await self._days(params, before, span, last=before).all()
+            return dataclasses.replace(page, items=[*earlier, *page.items])
+
+        return AsyncPager(fetch)
+
+    def _days(
+        self, params: dict[str, str], first: date, span: _windows.Window, *, last: date | None = None
+    ) -> AsyncPager[Appointment]:
+        """The appointments dated ``first`` to ``last`` (the window's last day) that overlap the window."""
         zone = self.pms.timezone
         return self.pms.client.pager(
             "appointments",
-            params,
+            {**params, "startdate": _day(first), "enddate": _day(last or span.last_day)},
             w.AppointmentRow,
             lambda row: m.appointment(row, zone),
             page_size=self.pms.page_size,
-            keep=lambda a: span.overlaps(a.start, a.end),
+            keep=lambda a: span.overlaps_visit(a.start, a.duration),
         )
+
+    async def _hours_reach_midnight(self) -> bool:
+        try:
+            return (await self.pms.schedules()).reach_midnight
+        except (PermissionDeniedError, UnsupportedOperationError):
+            return True  # hours unknown: read the day before, as if they did
 
     async def get(self, appointment_id: str) -> Appointment:
         """One appointment by its ``appointment_sr_no``; [NotFoundError][pms_connect.errors.NotFoundError] when

@@ -88,6 +88,16 @@ class Schedules:
     operatories: dict[str, Hours] = field(default_factory=dict)
     rows: int = 0
 
+    @property
+    def reach_midnight(self) -> bool:
+        """Whether any hours run to midnight (or none are published): then a visit may start one day and
+        run into the next, and a list from a day must look at the day before."""
+        levels = [self.practice] if self.practice is not None else []
+        levels += [*self.providers.values(), *self.operatories.values()]
+        if self.rows == 0:
+            return True
+        return any(end == time(0) for hours in levels for weekly in hours.schedules for end in weekly.ends())
+
 
 def _lenient(parse: Any, value: Any) -> Any:
     try:
@@ -316,7 +326,7 @@ async def find_slots(
     providers, operatories, schedules, booked = await asyncio.gather(
         pms.known_providers(),
         pms.known_operatories(),
-        pms._cached("slots:practice_schedule", lambda: load_schedules(pms)),
+        pms.schedules(),
         pms.appointments.list(start=span.start, end=span.end).all(),
     )
     # Times claimed by bookings in flight (this worker's or another's) are as taken as booked ones.

@@ -12,9 +12,9 @@ import functools
 import re
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, NaiveDatetime, Strict, StringConstraints
 
 _TRUE = {"true", "t", "yes", "y", "1"}
 _FALSE = {"false", "f", "no", "n", "0"}
@@ -70,6 +70,7 @@ def parse_decimal(value: Any) -> Decimal | None:
 
 
 _DATETIME_FORMATS = ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%d", "%m/%d/%Y")
+_ISO_SECONDS = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d")
 
 
 def parse_datetime(value: Any) -> datetime | None:
@@ -78,6 +79,11 @@ def parse_datetime(value: Any) -> datetime | None:
     if value is None or isinstance(value, datetime):
         return value
     text = str(value)
+    if len(text) == 19 and _ISO_SECONDS.fullmatch(text):  # Sikka's own shape: 49x faster than strptime
+        try:
+            return datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError("not a Sikka date") from None
     for fmt in _DATETIME_FORMATS:
         try:
             return datetime.strptime(text, fmt)
@@ -87,10 +93,14 @@ def parse_datetime(value: Any) -> datetime | None:
 
 
 def parse_date(value: Any) -> date | None:
-    parsed = parse_datetime(value)
+    return known_day(parse_datetime(value))
+
+
+def known_day(parsed: datetime | None) -> date | None:
+    """The day of a datetime, None for none and for placeholders such as 1900-01-01, which mean "unknown"
+    in several PMSs."""
     if parsed is None:
         return None
-    # Placeholder dates such as 1900-01-01 mean "unknown" in several PMSs.
     return None if parsed.year <= 1900 else parsed.date()
 
 
@@ -139,13 +149,33 @@ def _text(value: Any) -> Any:
     return None if value is None else str(value)
 
 
-Text = Annotated[str | None, BeforeValidator(_text)]
-Bool = Annotated[bool | None, BeforeValidator(parse_bool)]
-Int = Annotated[int | None, BeforeValidator(parse_int)]
-Money = Annotated[Decimal | None, BeforeValidator(parse_decimal)]
-DateTime = Annotated[datetime | None, BeforeValidator(parse_datetime)]
+# Each scalar type tries pydantic's compiled validator first and calls Python only for what it refuses (a
+# blank, a number where a string was expected, "1,234.50", "10:30 AM"): a page of 5,000 appointments has
+# 80,000 fields, and a Python call for each was most of the read path's time. ``left_to_right`` makes the
+# compiled member win whenever it accepts the value.
+_FIRST_COMPILED = Field(union_mode="left_to_right")
+_Filled = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+Text = Annotated[_Filled | Annotated[str | None, BeforeValidator(_text)], _FIRST_COMPILED]
+#: Text whose blank stays ``""`` (no Python at all for it): for the rows that come by the thousand
+#: (appointments, patients), whose mapping turns a blank into None itself.
+Blanked = Annotated[
+    Annotated[str, StringConstraints(strip_whitespace=True)] | Annotated[str | None, BeforeValidator(_text)],
+    _FIRST_COMPILED,
+]
+Bool = Annotated[bool | Annotated[bool | None, BeforeValidator(parse_bool)], _FIRST_COMPILED]
+Int = Annotated[int | Annotated[int | None, BeforeValidator(parse_int)], _FIRST_COMPILED]
+Money = Annotated[
+    Annotated[Decimal, Field(allow_inf_nan=False)] | Annotated[Decimal | None, BeforeValidator(parse_decimal)],
+    _FIRST_COMPILED,
+]
+# Strict and naive: from JSON, an ISO string without a zone (never a number read as a Unix time).
+DateTime = Annotated[
+    Annotated[NaiveDatetime, Strict()] | Annotated[datetime | None, BeforeValidator(parse_datetime)],
+    _FIRST_COMPILED,
+]
 Date = Annotated[date | None, BeforeValidator(parse_date)]
-Time = Annotated[time | None, BeforeValidator(parse_time)]
+Time = Annotated[Annotated[time, Strict()] | Annotated[time | None, BeforeValidator(parse_time)], _FIRST_COMPILED]
 Seconds = Annotated[int | None, BeforeValidator(parse_seconds)]
 
 
@@ -163,12 +193,17 @@ class Links(Wire):
     next: Text = None
 
 
-class Envelope(Wire):
+Row = TypeVar("Row", bound=BaseModel)
+
+
+class Envelope(Wire, Generic[Row]):
+    """A list answer with its rows typed: a page is read from its bytes in one pass, not as dicts first."""
+
     offset: Int = None
     limit: Int = None
     total_count: Int = None
     pagination: Links | None = None
-    items: list[dict[str, Any]] = Field(default_factory=list)
+    items: list[Row] = Field(default_factory=list)
 
 
 class KeyGrant(Wire):
@@ -221,18 +256,20 @@ class OperatoryRow(Wire):
 
 
 class AppointmentRow(Wire):
+    """Its text fields keep blanks as ``""``: the mapping reads them with ``or None``."""
+
     appointment_sr_no: str
-    patient_id: Text = None
-    provider_id: Text = None
-    practice_id: Text = None
-    operatory: Text = None
-    hygienist: Text = None
+    patient_id: Blanked = None
+    provider_id: Blanked = None
+    practice_id: Blanked = None
+    operatory: Blanked = None
+    hygienist: Blanked = None
     date: DateTime = None
     time: Time = None
     length: Int = None
-    status: Text = None
-    description: Text = None
-    type: Text = None
+    status: Blanked = None
+    description: Blanked = None
+    type: Blanked = None
     cancelled: Bool = None
     is_confirmed: Bool = None
     confirmed_on_date: DateTime = None
@@ -240,20 +277,23 @@ class AppointmentRow(Wire):
 
 
 class PatientRow(Wire):
+    """Its text fields keep blanks as ``""``: the mapping reads them with ``or None``."""
+
     patient_id: str
-    guarantor_id: Text = None
-    firstname: Text = None
-    middlename: Text = None
-    lastname: Text = None
-    preferred_name: Text = None
-    birthdate: Date = None
-    status: Text = None
-    cell: Text = None
-    homephone: Text = None
-    workphone: Text = None
-    email: Text = None
-    provider_id: Text = None
-    practice_id: Text = None
+    guarantor_id: Blanked = None
+    firstname: Blanked = None
+    middlename: Blanked = None
+    lastname: Blanked = None
+    preferred_name: Blanked = None
+    birthdate: DateTime = None
+    """Read as a datetime (compiled); the mapping drops placeholder years as ``parse_date`` does."""
+    status: Blanked = None
+    cell: Blanked = None
+    homephone: Blanked = None
+    workphone: Blanked = None
+    email: Blanked = None
+    provider_id: Blanked = None
+    practice_id: Blanked = None
 
 
 class CarrierRow(Wire):
@@ -330,10 +370,14 @@ class WritebackStatusRow(Wire):
 
 
 class WritebackListRow(Wire):
-    id: str
+    """A row of the app's writeback log. Its times stay text, read where used: one unreadable time must not
+    make the whole log unreadable (the poller reads every writeback of the app through it)."""
+
+    id: Text = None
     result: Text = None
-    completed_time: DateTime = None
-    command_time: DateTime = None
+    completed_time: Text = None
+    command_time: Text = None
     api_name: Text = None
     method: Text = None
     office_id: Text = None
+    api_request_body: Text = None

@@ -19,8 +19,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from datetime import date, datetime, timedelta, timezone, tzinfo
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlparse
 from zoneinfo import ZoneInfo
 
@@ -28,7 +28,7 @@ from pms_connect.errors import PmsStatusError
 from pms_connect.models import Writeback, WritebackKind, WritebackResult, WritebackState
 from pms_connect.ratelimit import Priority
 from pms_connect.sikka import _wire as w
-from pms_connect.sikka._client import parse_rows, read_envelope
+from pms_connect.sikka._client import read_page
 from pms_connect.stores import JournalEntry
 
 if TYPE_CHECKING:
@@ -122,11 +122,10 @@ class SikkaWritebackSource:
             return {}
         zone = self._pms.timezone
         results: dict[str, WritebackResult | None] = {}
-        for row in await self._rows([h.submitted_at for h in wanted.values()]):
-            handle = wanted.get(str(row.get("id")))
+        for listed in await self._rows([h.submitted_at for h in wanted.values()]):
+            handle = wanted.get(listed.id or "")
             if handle is None:
                 continue
-            listed = parse_rows([row], w.WritebackListRow, self._pms.client.summary("GET", "writebacks"))[0]
             outcome = (listed.result or "pending").strip().lower()
             if outcome == "pending":
                 results[handle.id] = WritebackResult(
@@ -136,10 +135,10 @@ class SikkaWritebackSource:
                 # An update's "created id" is the appointment it changed: no detail request needed.
                 results[handle.id] = WritebackResult(
                     handle_id=handle.id,
-                    writeback_id=listed.id,
+                    writeback_id=handle.writeback_id,
                     status=WritebackState.WRITTEN,
                     created_id=handle.appointment_id,
-                    completed_at=listed.completed_time.replace(tzinfo=zone) if listed.completed_time else None,
+                    completed_at=_local_time(listed.completed_time, zone),
                 )
             else:
                 results[handle.id] = None  # a create (its new id) or a failure (its reason): read the detail
@@ -152,8 +151,8 @@ class SikkaWritebackSource:
             "GET", "writeback_status", params={"id": handle.writeback_id}, priority=Priority.BACKGROUND
         )
         summary = self._pms.client.summary("GET", "writeback_status")
-        envelope = read_envelope(response, summary)
-        rows = parse_rows(envelope.items, w.WritebackStatusRow, summary) if envelope is not None else []
+        envelope = read_page(response, w.WritebackStatusRow, summary)
+        rows = envelope.items if envelope is not None else []
         row = next((r for r in rows if r.id == handle.writeback_id), None)  # never another write's row
         if row is None:
             return WritebackResult(
@@ -187,25 +186,24 @@ class SikkaWritebackSource:
         found: dict[str, list[str]] = {}
         for entry in entries:
             matches = sorted(
-                (str(row.get("id")) for row in rows if self._is_this_write(entry, row)),
+                (row.id for row in rows if row.id and self._is_this_write(entry, row)),
                 key=lambda i: (len(i), i),  # numeric order: the earliest logged first
             )
             if matches:
                 found[entry.id] = matches
         return found
 
-    def _is_this_write(self, entry: JournalEntry, row: Mapping[str, Any]) -> bool:
+    def _is_this_write(self, entry: JournalEntry, row: w.WritebackListRow) -> bool:
         """Whether a log row is exactly ``entry``'s write: same office, method, resource, target and practice;
         no field sent differs; the marker present (or, without one, every field sent present and the row
         logged after the write was sent)."""
-        if (row.get("method") or "").upper() != entry.method.upper():
+        if (row.method or "").upper() != entry.method.upper():
             return False
-        if _resource(row.get("api_name") or "") != _resource(entry.path.split("/")[0]):
+        if _resource(row.api_name or "") != _resource(entry.path.split("/")[0]):
             return False
-        office = row.get("office_id")
-        if office and office != self._pms.credentials.office_id:
+        if row.office_id and row.office_id != self._pms.credentials.office_id:
             return False  # the list covers every office of the app
-        logged = _request_fields(row.get("api_request_body") or "")
+        logged = _request_fields(row.api_request_body or "")
         target = entry.path.split("/")[1] if "/" in entry.path else None
         if target is not None and target not in (logged.get("id"), logged.get("appointment_sr_no")):
             return False
@@ -217,22 +215,18 @@ class SikkaWritebackSource:
             return field is not None and entry.marker in logged.get(field, "")
         if any(key not in logged for key in entry.body if key not in _OPTIONAL_IN_LOG):
             return False
-        return self._logged_after_sending(row.get("command_time"), entry)
+        return self._logged_after_sending(row.command_time, entry)
 
-    def _logged_after_sending(self, command_time: Any, entry: JournalEntry) -> bool:
-        try:
-            logged = w.parse_datetime(command_time)
-        except ValueError:
-            return False  # unreadable: without a marker, nothing proves it is this write
-        if logged is None:
-            return False
-        at = logged.replace(tzinfo=timezone.utc)
+    def _logged_after_sending(self, command_time: str | None, entry: JournalEntry) -> bool:
+        at = _local_time(command_time, timezone.utc)
+        if at is None:
+            return False  # absent or unreadable: without a marker, nothing proves it is this write
         sent = entry.sent_or_created()
         return sent - CLOCK_SKEW <= at <= sent + self._reconcile_window + CLOCK_SKEW
 
     # -- the app's writeback list -----------------------------------------------------------------------------
 
-    async def _rows(self, times: Sequence[datetime]) -> list[dict[str, Any]]:
+    async def _rows(self, times: Sequence[datetime]) -> list[w.WritebackListRow]:
         """Every writeback of the app on the days of ``times`` (practice-local, a day either side) through
         today, each row once."""
         zone = self._pms.timezone
@@ -241,24 +235,38 @@ class SikkaWritebackSource:
         for when in times:
             first = when.astimezone(zone).date() - timedelta(days=1)
             days |= {first + timedelta(days=n) for n in range(max(1, (today - first).days + 2))}
-        rows: dict[str, dict[str, Any]] = {}
+        rows: dict[str, w.WritebackListRow] = {}
         for start, end in _windows(sorted(days)):
-            for row in await self._list_raw(start, end):
-                rows[str(row.get("id"))] = row
+            for row in await self._list(start, end):
+                if row.id:
+                    rows[row.id] = row
         return list(rows.values())
 
-    async def _list_raw(self, start: date, end: date) -> list[dict[str, Any]]:
+    async def _list(self, start: date, end: date) -> list[w.WritebackListRow]:
         """Every writeback of the app from ``start`` to ``end`` (one window: at most seven days)."""
         params = {"startdate": start.isoformat(), "enddate": end.isoformat()}
         pager = self._pms.client.pager(
             "writebacks",
             params,
-            w.RawRow,
-            lambda row: row.model_dump(),
+            w.WritebackListRow,
+            _same,
             app_level=True,
             priority=Priority.BACKGROUND,
         )
         return await pager.all()
+
+
+def _same(row: w.WritebackListRow) -> w.WritebackListRow:
+    return row
+
+
+def _local_time(text: str | None, zone: tzinfo) -> datetime | None:
+    """A time of the writeback log (wall clock in ``zone``), None when absent or unreadable."""
+    try:
+        parsed = w.parse_datetime(text)
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=zone) if parsed is not None else None
 
 
 def _resource(api_name: str) -> str:

@@ -130,7 +130,7 @@ class SikkaWrites:
 
     async def _booked(self, start: datetime, end: datetime) -> list[Appointment]:
         """Every appointment overlapping [start, end), cancelled ones included (the guard decides)."""
-        return await self._pms.appointments.list(start=start, end=end).all()
+        return await self._pms.appointments.overlapping(start=start, end=end, day_before=True).all()
 
     # -- writes ---------------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from pms_connect.http import RetryPolicy
 from pms_connect.models import Capability, ConnectionCheck, FeatureSet, Operatory, Provider
 from pms_connect.ratelimit import RateLimit, RateLimiter
 from pms_connect.sikka import _wire as w
-from pms_connect.sikka._client import DEFAULT_BASE_URL, MAX_PAGE_SIZE, SikkaClient, parse_rows, read_envelope
+from pms_connect.sikka._client import DEFAULT_BASE_URL, MAX_PAGE_SIZE, SikkaClient, read_page
 from pms_connect.sikka._pms_rules import PmsRules, rules_for
 from pms_connect.sikka._resources import (
     Appointments,
@@ -30,6 +31,7 @@ from pms_connect.sikka._resources import (
     Practices,
     Providers,
 )
+from pms_connect.sikka._slots import Schedules, load_schedules
 from pms_connect.sikka._writebacks import SikkaWritebackSource
 from pms_connect.sikka._writes import SikkaWrites
 from pms_connect.sikka.credentials import SikkaCredentials
@@ -137,7 +139,7 @@ class SikkaProvider:
         negative_payments: bool = True,
     ) -> None:
         if not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
+            raise InvalidArgumentError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
         if reconcile_window <= timedelta(0):
             raise InvalidArgumentError("reconcile_window must be positive")
         self.credentials = credentials
@@ -179,6 +181,7 @@ class SikkaProvider:
         """How long reference data (providers, chairs, statuses, features, the practice) is cached."""
         self._practice_info: tuple[float, PracticeInfo] | None = None
         self._reference: dict[str, tuple[float, Any]] = {}
+        self._loading: dict[str, asyncio.Future[Any]] = {}
         self.practices = Practices(self)
         """[Practices][pms_connect.sikka._resources.Practices]: the practices the credentials reach."""
         self.providers = Providers(self)
@@ -257,8 +260,8 @@ class SikkaProvider:
     async def _authorized_practice(self) -> w.AuthorizedPractice | None:
         response = await self.client.app_call("GET", "authorized_practices", params={"show": "all"})
         summary = self.client.summary("GET", "authorized_practices")
-        envelope = read_envelope(response, summary)
-        rows = parse_rows(envelope.items if envelope else [], w.AuthorizedPractice, summary)
+        envelope = read_page(response, w.AuthorizedPractice, summary)
+        rows = envelope.items if envelope else []
         office = [r for r in rows if r.office_id == self.credentials.office_id]
         exact = [r for r in office if r.practice_id == self.practice_id]
         matches = exact or office
@@ -271,9 +274,8 @@ class SikkaProvider:
         if cached is not None and not refresh and self.clock.monotonic() - cached[0] < ttl:
             return cached[1]
         params = {"practice_id": self.practice_id}
-        items = (await self.client.fetch_page("practices", params, index=0, page_size=1)).items
+        rows = (await self.client.fetch_page("practices", params, w.PracticeRow, index=0, page_size=1)).rows
         summary = self.client.summary("GET", "practices")
-        rows = parse_rows(items, w.PracticeRow, summary)
         if not rows:
             raise NotFoundError("the practice id is not known to this office", request=summary, status_code=204)
         authorized = await self._authorized_practice()
@@ -288,13 +290,25 @@ class SikkaProvider:
         return info
 
     async def _cached(self, name: str, load: Callable[[], Awaitable[T]]) -> T:
-        """Reference data (providers, operatories, statuses, features) cached for ``reference_ttl``."""
+        """Reference data (providers, operatories, statuses, features) cached for ``reference_ttl``. Callers
+        arriving while it loads share the one request (a cold slot search and the list it runs both need the
+        schedules)."""
         entry = self._reference.get(name)
         if entry is not None and self.clock.monotonic() - entry[0] < self.reference_ttl.total_seconds():
             return cast(T, entry[1])
-        value = await load()
-        self._reference[name] = (self.clock.monotonic(), value)
-        return value
+        loading = self._loading.get(name)
+        if loading is None:
+            loading = self._loading[name] = asyncio.ensure_future(self._load(name, load))
+        # shield: one caller giving up (a timeout) does not cancel the read the others wait for.
+        return cast(T, await asyncio.shield(loading))
+
+    async def _load(self, name: str, load: Callable[[], Awaitable[T]]) -> T:
+        try:
+            value = await load()
+            self._reference[name] = (self.clock.monotonic(), value)
+            return value
+        finally:
+            self._loading.pop(name, None)
 
     def clear_cache(self) -> None:
         """Forget cached reference data (after the practice changes providers, operatories or schedules)."""
@@ -305,6 +319,10 @@ class SikkaProvider:
         """Every provider of the practice, cached for ``reference_ttl``: slot searches and writes check ids
         against it without a request each time."""
         return await self._cached("providers", self.providers.list().all)
+
+    async def schedules(self) -> Schedules:
+        """The practice's working hours (``practice_schedule``), cached for ``reference_ttl``."""
+        return await self._cached("practice_schedule", lambda: load_schedules(self))
 
     async def known_operatories(self) -> list[Operatory]:
         """Every visible chair of the practice, cached for ``reference_ttl``, for the same reason."""
@@ -402,13 +420,10 @@ class SikkaProvider:
 
     async def _write_capabilities(self, pms: str, version: str | None) -> set[Capability]:
         params = {"practice_management_system": pms}
-        page = await self.client.fetch_page("supported_pmses", params, index=0, page_size=500, app_level=True)
-        items = page.items
-        rows = [
-            r
-            for r in parse_rows(items, w.SupportedPmsRow, self.client.summary("GET", "supported_pmses"))
-            if (r.practice_management_system or "").lower() == pms.lower()
-        ]
+        page = await self.client.fetch_page(
+            "supported_pmses", params, w.SupportedPmsRow, index=0, page_size=500, app_level=True
+        )
+        rows = [r for r in page.rows if (r.practice_management_system or "").lower() == pms.lower()]
         if version:
             rows = [r for r in rows if r.practice_management_system_version == version] or rows
         found: set[Capability] = set()
