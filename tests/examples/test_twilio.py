@@ -16,6 +16,7 @@ LINE = "+15550100000"
 FRONT_DESK = "+15550100001"
 SIP_URI = "sip:maplewood@sip.vapi.ai"
 XML = '<?xml version="1.0" encoding="UTF-8"?>'
+TO_AI = f'<Dial action="{PUBLIC_BASE}/twilio/voice/fallback" method="POST"><Sip>{SIP_URI}</Sip></Dial>'
 
 # Twilio's documented example (https://www.twilio.com/docs/usage/security#validating-requests).
 VECTOR_URL = "https://mycompany.com/myapp.php?foo=1&bar=2"
@@ -74,8 +75,9 @@ async def post_voice(
     signed_url: str | None = None,
     signed_params: dict[str, str] | None = None,
     query: str = "",
+    route: str = "/twilio/voice",
 ) -> Any:
-    path = "/twilio/voice" + (f"?{query}" if query else "")
+    path = route + (f"?{query}" if query else "")
     url = signed_url if signed_url is not None else PUBLIC_BASE + path
     signature = RequestValidator(TWILIO_TOKEN).compute_signature(
         url, signed_params if signed_params is not None else params
@@ -87,7 +89,7 @@ async def test_a_signed_call_is_routed(connected: Any) -> None:
     response = await post_voice(connected, inbound())
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/xml")
-    assert response.text == f"{XML}<Response><Dial><Sip>{SIP_URI}</Sip></Dial></Response>"
+    assert response.text == f"{XML}<Response>{TO_AI}</Response>"
 
 
 async def test_a_tampered_request_is_403(connected: Any) -> None:
@@ -131,8 +133,8 @@ async def test_twilio_not_configured_is_503(open_harness: Any) -> None:
 
 
 ROUTES = [
-    pytest.param({}, f"<Dial><Sip>{SIP_URI}</Sip></Dial>", id="AI on: SIP to Vapi"),
-    pytest.param({"integrationMethod": "sip"}, f"<Dial><Sip>{SIP_URI}</Sip></Dial>", id="sip method"),
+    pytest.param({}, TO_AI, id="AI on: SIP to Vapi"),
+    pytest.param({"integrationMethod": "sip"}, TO_AI, id="sip method"),
     pytest.param({"aiEnabled": False}, f"<Dial><Number>{FRONT_DESK}</Number></Dial>", id="AI off: front desk"),
     pytest.param(
         {"sipUri": None, "integrationMethod": "ported"},
@@ -176,7 +178,7 @@ async def test_a_forwarded_call_is_found_by_the_practice_number(connected: Any) 
     h = connected
     assert (await h.save_number(originalPhoneNumber="+13125550000")).status_code == 200
     response = await post_voice(h, inbound(to="+18885550000", ForwardedFrom="+13125550000"))
-    assert response.text == f"{XML}<Response><Dial><Sip>{SIP_URI}</Sip></Dial></Response>"
+    assert response.text == f"{XML}<Response>{TO_AI}</Response>"
 
 
 async def test_a_body_that_is_not_a_form_is_403_not_500(connected: Any) -> None:
@@ -188,3 +190,29 @@ async def test_a_body_that_is_not_a_form_is_403_not_500(connected: Any) -> None:
             headers={"X-Twilio-Signature": "0/KCTR6DLpKmkAf8muzZqo1nDgQ=", "Content-Type": "text/plain"},
         )
         assert response.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("status", "twiml"),
+    [
+        pytest.param("failed", f"<Dial><Number>{FRONT_DESK}</Number></Dial>", id="SIP failed: front desk"),
+        pytest.param("busy", f"<Dial><Number>{FRONT_DESK}</Number></Dial>", id="SIP busy: front desk"),
+        pytest.param("no-answer", f"<Dial><Number>{FRONT_DESK}</Number></Dial>", id="no answer: front desk"),
+        pytest.param("completed", "<Hangup />", id="the AI took the call: hang up"),
+    ],
+)
+async def test_a_failed_sip_leg_falls_back_to_the_front_desk(connected: Any, status: str, twiml: str) -> None:
+    h = connected
+    params = inbound(DialCallStatus=status, DialCallSid="CA" + "3" * 32)
+    response = await post_voice(h, params, route="/twilio/voice/fallback")
+    assert response.status_code == 200
+    assert response.text == f"{XML}<Response>{twiml}</Response>"
+    forged = await post_voice(h, params, route="/twilio/voice/fallback", signed_params={**params, "To": "+1"})
+    assert forged.status_code == 403
+
+
+async def test_the_fallback_never_rings_the_same_line(connected: Any) -> None:
+    h = connected
+    assert (await h.save_number(staffForwardNumber=LINE, integrationMethod="ported")).status_code == 200
+    response = await post_voice(h, inbound(DialCallStatus="failed"), route="/twilio/voice/fallback")
+    assert response.text == f"{XML}<Response><Say>{UNAVAILABLE}</Say><Hangup /></Response>"
