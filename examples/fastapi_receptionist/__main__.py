@@ -1,4 +1,5 @@
-"""Run the adapter: ``python -m examples.fastapi_receptionist [--sandbox] [--host H] [--port P] [--workers N]``.
+"""Run the adapter: ``python -m examples.fastapi_receptionist [--sandbox] [--host H] [--port P] [--workers N]``,
+or print the assistant's tool definitions: ``python -m examples.fastapi_receptionist tools [--server-url URL]``.
 
 Without ``--sandbox`` the settings come from ``RECEPTIONIST_*`` variables (see the README); ``--workers N``
 starts N worker processes (``uvicorn examples.fastapi_receptionist.app:from_env --factory --workers N``),
@@ -11,7 +12,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
 import secrets
+import sys
 import tempfile
 from pathlib import Path
 
@@ -24,7 +28,8 @@ from pms_connect.stores import Store
 
 from .app import create_app
 from .connections import PmsFactory
-from .settings import Settings, SettingsError
+from .definitions import DEFAULT_TIMEOUT_SECONDS, tool_definitions
+from .settings import ENV_PREFIX, Settings, SettingsError
 
 DEMO_ACCOUNT = "demo"
 DEMO_NUMBER = "+15550100000"
@@ -32,7 +37,35 @@ DEMO_FRONT_DESK = "+15550100001"
 FACTORY = "examples.fastapi_receptionist.app:from_env"
 
 
+def tools_command(argv: list[str]) -> None:
+    """``tools``: the four Vapi function tools as JSON, generated from the code (see ``definitions.py``)."""
+    base = os.environ.get(ENV_PREFIX + "PUBLIC_BASE_URL") or "http://127.0.0.1:8000"
+    parser = argparse.ArgumentParser(
+        prog="python -m examples.fastapi_receptionist tools",
+        description="Print the assistant's function tools (JSON) for Vapi's dashboard or API.",
+    )
+    parser.add_argument(
+        "--server-url",
+        default=base.rstrip("/") + "/vapi/webhook",
+        help="where Vapi sends the tool calls (default: $RECEPTIONIST_PUBLIC_BASE_URL/vapi/webhook)",
+    )
+    parser.add_argument("--timeout-seconds", type=int, default=DEFAULT_TIMEOUT_SECONDS)
+    parser.add_argument("--credential-id", default=None, help="the id of Vapi's server credential for this URL")
+    args = parser.parse_args(argv)
+    try:
+        tools = tool_definitions(
+            args.server_url, timeout_seconds=args.timeout_seconds, credential_id=args.credential_id
+        )
+    except ValueError as exc:
+        parser.error(str(exc))
+    print(json.dumps(tools, indent=2))
+
+
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["tools"]:
+        tools_command(argv[1:])
+        return
     parser = argparse.ArgumentParser(prog="python -m examples.fastapi_receptionist", description=__doc__)
     parser.add_argument("--sandbox", action="store_true", help="run offline against the embedded Sikka sandbox")
     parser.add_argument("--host", default="127.0.0.1")
