@@ -322,7 +322,10 @@ def open_harness(
     opened = itertools.count()
 
     @asynccontextmanager
-    async def open_(**overrides: Any) -> AsyncIterator[Harness]:
+    async def open_(
+        *, transport: httpx.AsyncBaseTransport | None = None, **overrides: Any
+    ) -> AsyncIterator[Harness]:
+        """``transport``: what the providers reach the sandbox through (default: the sandbox's own)."""
         database = tmp_path / f"receptionist-{next(opened)}.db"
         values: dict[str, Any] = {
             "database_url": f"sqlite:///{database}",
@@ -344,7 +347,7 @@ def open_harness(
                 credentials,
                 timezone=zone,
                 base_url=sandbox.base_url,
-                transport=sandbox.transport,
+                transport=transport or sandbox.transport,
                 clock=clock,
                 store=store,
             )
