@@ -1,5 +1,9 @@
 """pms_connect: one typed, async-first API over dental practice-management systems."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from pms_connect.errors import (
     AmbiguousPatientError,
     AuthenticationError,
@@ -53,7 +57,20 @@ from pms_connect.pagination import AsyncPager, Page
 from pms_connect.protocol import PmsProvider
 from pms_connect.ratelimit import Priority, RateLimit, RateLimiter
 from pms_connect.tokens import InMemoryTokenStore, Token, TokenManager, TokenStore
-from pms_connect.vault import CredentialVault
+
+if TYPE_CHECKING:
+    from pms_connect.vault import CredentialVault
+
+
+def __getattr__(name: str) -> Any:
+    # The vault is imported on first use: cryptography costs a process that never seals anything.
+    if name == "CredentialVault":
+        from pms_connect.vault import CredentialVault
+
+        globals()[name] = CredentialVault
+        return CredentialVault
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __version__ = "0.1.0.dev0"
 """The package's version (PEP 440)."""

@@ -22,7 +22,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from pms_connect._clock import Clock, SystemClock
 from pms_connect.errors import (
@@ -109,6 +108,15 @@ def request_summary(request: httpx.Request) -> str:
     return f"{request.method} {request.url.path}"
 
 
+def _may_retry(exc: BaseException, idempotent: bool) -> bool:
+    """The retry rules of the module docstring, for one failure."""
+    if isinstance(exc, RateLimitError):
+        return exc.retryable
+    if isinstance(exc, PmsConnectionError):
+        return idempotent or not exc.request_sent
+    return idempotent and isinstance(exc, ServerError) and exc.retryable
+
+
 def _header_float(response: httpx.Response, name: str) -> float | None:
     raw = response.headers.get(name)
     if raw is None:
@@ -156,34 +164,42 @@ class HttpPipeline:
         priority: Priority = Priority.INTERACTIVE,
     ) -> httpx.Response:
         """Send ``request`` under the retry rules above; return the successful response or raise."""
+        try:
+            return await self._attempt(request, budget_key=budget_key, priority=priority)
+        except PmsError as exc:
+            if self.retry.max_attempts == 1 or not _may_retry(exc, idempotent):
+                raise
+            failure = exc
+        # Most requests succeed at once: the retry loop (tenacity, its per-attempt bookkeeping a sixth of a
+        # request's own CPU, and its import) is entered only after a failure worth retrying.
+        return await self._retry(request, failure, budget_key=budget_key, idempotent=idempotent, priority=priority)
 
-        def may_retry(exc: BaseException) -> bool:
-            if isinstance(exc, RateLimitError):
-                return exc.retryable
-            if isinstance(exc, PmsConnectionError):
-                return idempotent or not exc.request_sent
-            return idempotent and isinstance(exc, ServerError) and exc.retryable
+    async def _retry(
+        self,
+        request: httpx.Request,
+        failure: PmsError,
+        *,
+        budget_key: str,
+        idempotent: bool,
+        priority: Priority,
+    ) -> httpx.Response:
+        """Attempts 2 to ``max_attempts``, after ``failure`` ended the first."""
+        from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
         def wait(state: RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
-            hint: float | None = exc.retry_after if isinstance(exc, RateLimitError) else None
-            if hint is not None:
-                return min(max(hint, 0.0), self.retry.max_backoff * 3)
-            return self.retry.backoff(state.attempt_number, self._rng)
+            return self._backoff(exc, state.attempt_number + 1)
 
         def before_sleep(state: RetryCallState) -> None:
-            self.retries += 1
-            exc = state.outcome.exception() if state.outcome else None
-            logger.info(
-                "retrying %s after %s (attempt %d)",
-                request_summary(request),
-                type(exc).__name__,
-                state.attempt_number + 1,
+            self._note_retry(
+                request, state.outcome.exception() if state.outcome else None, state.attempt_number + 2
             )
 
+        self._note_retry(request, failure, 2)
+        await self._clock.sleep(self._backoff(failure, 1))
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.retry.max_attempts),
-            retry=retry_if_exception(may_retry),
+            stop=stop_after_attempt(self.retry.max_attempts - 1),
+            retry=retry_if_exception(lambda exc: _may_retry(exc, idempotent)),
             wait=wait,
             sleep=self._clock.sleep,
             before_sleep=before_sleep,
@@ -193,6 +209,19 @@ class HttpPipeline:
             with attempt:
                 return await self._attempt(request, budget_key=budget_key, priority=priority)
         raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
+
+    def _backoff(self, exc: BaseException | None, attempt: int) -> float:
+        """How long to wait after failed attempt ``attempt``: the server's hint first, capped."""
+        hint: float | None = exc.retry_after if isinstance(exc, RateLimitError) else None
+        if hint is not None:
+            return min(max(hint, 0.0), self.retry.max_backoff * 3)
+        return self.retry.backoff(attempt, self._rng)
+
+    def _note_retry(self, request: httpx.Request, exc: BaseException | None, next_attempt: int) -> None:
+        self.retries += 1
+        logger.info(
+            "retrying %s after %s (attempt %d)", request_summary(request), type(exc).__name__, next_attempt
+        )
 
     async def _send(
         self, request: httpx.Request, budget_key: str, grant: str, priority: Priority

@@ -73,7 +73,7 @@ def prevalidated(model: type[Model], values: dict[str, Any]) -> Model:
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
 
 def _phi(default: Any = None) -> Any:

@@ -33,7 +33,7 @@ logger = logging.getLogger("pms_connect.tokens")
 class Token(BaseModel):
     """A request key with its refresh key and lifetime. Secrets are ``SecretStr``."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     access: SecretStr
     refresh: SecretStr | None = None

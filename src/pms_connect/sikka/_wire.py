@@ -180,13 +180,13 @@ Seconds = Annotated[int | None, BeforeValidator(parse_seconds)]
 
 
 class Wire(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
 
 class RawRow(Wire):
     """A row kept whole, for the few places that look at fields by name."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
 
 class Links(Wire):
@@ -340,7 +340,7 @@ class SupportedPmsRow(Wire):
 class ScheduleRow(Wire):
     """One weekly schedule (``practice_schedule`` with ``fields=get_all``): up to three blocks a day."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
     practice_id: Text = None
     resource_type: Text = None

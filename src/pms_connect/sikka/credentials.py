@@ -15,7 +15,7 @@ class SikkaCredentials(BaseModel):
     The keys are ``pydantic.SecretStr``, so they never appear in a repr or a log line.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
     """Frozen: credentials never change under a provider that uses them."""
 
     app_id: str = Field(min_length=1)

@@ -13,13 +13,43 @@ from a setting (``memory://``, ``sqlite:///pms.db``, ``redis://host:6379/0``). P
     SikkaProvider(credentials, timezone="America/Chicago", store=SqliteStore("pms.db", vault=vault))
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from pms_connect.stores._journal import JournalEntry, JournalState, SlotClaim, new_entry_id
 from pms_connect.stores._memory import MemoryBudget, MemoryJournal, MemoryStore
 from pms_connect.stores._protocol import RateBudget, Store, WriteJournal
-from pms_connect.stores._redis import RedisStore
-from pms_connect.stores._sqlite import SqliteBudget, SqliteJournal, SqliteStore
-from pms_connect.stores._sqlite_tokens import SqliteTokenStore
 from pms_connect.stores._url import store_from_url
+
+if TYPE_CHECKING:
+    from pms_connect.stores._redis import RedisStore
+    from pms_connect.stores._sqlite import SqliteBudget, SqliteJournal, SqliteStore
+    from pms_connect.stores._sqlite_tokens import SqliteTokenStore
+
+# Imported on first use: a process on the default MemoryStore never loads sqlite3 or the Redis client.
+_LAZY = {
+    "RedisStore": "pms_connect.stores._redis",
+    "SqliteBudget": "pms_connect.stores._sqlite",
+    "SqliteJournal": "pms_connect.stores._sqlite",
+    "SqliteStore": "pms_connect.stores._sqlite",
+    "SqliteTokenStore": "pms_connect.stores._sqlite_tokens",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "JournalEntry",

@@ -34,12 +34,13 @@ def decide(
     ``(time, lane)``, all inside ``(now - window, now]``. The wait is until the oldest grant whose expiry makes
     room has left the window."""
     wait = 0.0
-    times = sorted(at for at, _, _ in log)
-    if len(times) >= limit:
+    if len(log) >= limit:  # sorting only when the key is full: most grants find room at once
+        times = sorted(at for at, _, _ in log)
         wait = times[len(times) - limit] + window - now
     if lane_limit is not None:
-        own = sorted(at for at, tag, _ in log if tag == lane)
+        own = [at for at, tag, _ in log if tag == lane]
         if len(own) >= lane_limit:
+            own.sort()
             wait = max(wait, own[len(own) - lane_limit] + window - now)
     return max(0.0, wait)
 
@@ -60,8 +61,9 @@ def grant(
     ``at`` is never earlier than the key's latest grant: a caller's clock reading can be stale by the time
     its attempt runs (another worker went first), and a grant recorded in the past would leave the window
     early and let one more through than the budget allows."""
-    at = max([now, *(t for t, tag, _ in log if tag != SERVER_LANE)])
-    kept = [g for g in log if g[0] > at - window]
+    at = max([now, *[t for t, tag, _ in log if tag != SERVER_LANE]])
+    cutoff = at - window
+    kept = [g for g in log if g[0] > cutoff]
     wait = decide(kept, now=at, window=window, limit=limit, lane=lane, lane_limit=lane_limit)
     if wait <= 0:
         kept.append((at, lane, grant_id))
@@ -71,7 +73,11 @@ def grant(
 def answered(log: Sequence[Grant], *, grant_id: str, lane: str, at: float) -> list[Grant]:
     """The log with grant ``grant_id`` counted from ``at`` (never earlier than it was), or added at ``at`` if
     it has left the log meanwhile (a request slower than the window)."""
-    moved = [(max(t, at), tag, gid) if gid == grant_id else (t, tag, gid) for t, tag, gid in log]
-    if not any(gid == grant_id for _, _, gid in log):
-        moved.append((at, lane, grant_id))
+    moved = list(log)
+    for index in range(len(moved) - 1, -1, -1):  # from the newest: the grant answered is usually recent
+        t, tag, gid = moved[index]
+        if gid == grant_id:
+            moved[index] = (max(t, at), tag, gid)
+            return moved
+    moved.append((at, lane, grant_id))
     return moved

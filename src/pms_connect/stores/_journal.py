@@ -46,7 +46,7 @@ class SlotClaim(BaseModel):
     """The chair time a booking or reschedule holds while it is in flight: ``provider_id`` and
     ``operatory`` from ``start`` to ``end``. ``moves`` names the appointment a reschedule moves."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     provider_id: str
     operatory: str | None = None
@@ -68,7 +68,7 @@ class JournalEntry(BaseModel):
     whose entry nobody follows lapses after the booking guard's hold lease.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     id: str
     kind: WritebackKind

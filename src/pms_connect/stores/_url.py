@@ -8,8 +8,6 @@ from urllib.parse import parse_qs, urlsplit
 from pms_connect.errors import InvalidArgumentError
 from pms_connect.stores._memory import MemoryStore
 from pms_connect.stores._protocol import Store
-from pms_connect.stores._redis import RedisStore
-from pms_connect.stores._sqlite import SqliteStore
 
 if TYPE_CHECKING:
     from pms_connect.vault import CredentialVault
@@ -32,6 +30,8 @@ def store_from_url(url: str, *, vault: CredentialVault | None = None) -> Store:
             raise InvalidArgumentError(
                 "a SQLite store URL names a file: sqlite:///pms.db or sqlite:////abs/pms.db"
             )
+        from pms_connect.stores._sqlite import SqliteStore  # imported when named: sqlite3 is optional work
+
         return SqliteStore(path, vault=vault)
     if scheme in ("redis", "rediss", "unix"):
         query = parse_qs(urlsplit(url).query)
@@ -39,6 +39,8 @@ def store_from_url(url: str, *, vault: CredentialVault | None = None) -> Store:
         base = url.split("?", 1)[0]
         rest = "&".join(f"{k}={v}" for k, values in query.items() for v in values)
         redis_url = f"{base}?{rest}" if rest else base
+        from pms_connect.stores._redis import RedisStore
+
         return RedisStore(redis_url, prefix=prefixes[-1] if prefixes else "pms_connect", vault=vault)
     # Only the scheme: a URL can carry a password.
     raise InvalidArgumentError(f"unknown store URL scheme {scheme!r}: use memory://, sqlite:/// or redis://")
