@@ -155,6 +155,8 @@ class Identity:
     patient_id: str | None = None
     first_name: str | None = None
     ask_for: str | None = None
+    remember: CallChanges | None = None
+    """What the call log should keep of a fresh verification (written alongside the next PMS request)."""
 
 
 _MISMATCH = (
@@ -266,12 +268,15 @@ class Receptionist:
             return compact_json({"status": identity.status.value, "message": _AMBIGUOUS})
         if identity.status is Verification.MISMATCH or identity.patient_id is None:
             return compact_json({"status": Verification.MISMATCH.value, "message": _MISMATCH})
+        upcoming, _ = await asyncio.gather(
+            self._upcoming(pms, practice, identity.patient_id), self._remember(call, identity)
+        )
         return compact_json(
             {
                 "status": "found",
                 "verified": True,
                 "firstName": identity.first_name,
-                "upcomingAppointments": await self._upcoming(pms, practice, identity.patient_id),
+                "upcomingAppointments": upcoming,
             }
         )
 
@@ -326,7 +331,7 @@ class Receptionist:
         )
         with_whom = _names(providers).get(provider_id, "our team")
         try:
-            handle = await pms.appointments.book(request)
+            handle, _ = await asyncio.gather(pms.appointments.book(request), self._remember(call, identity))
         except SlotUnavailableError:
             return await self._alternatives(pms, start, duration, args, "That time was just taken.")
         # The request may be on its way to the PMS: from here on nothing may fail the answer.
@@ -409,38 +414,37 @@ class Receptionist:
             return Identity(Verification.NEEDS, ask_for=ask)
         birthdate = args.birthdate
         name = " ".join(part for part in (args.first_name, args.last_name) if part) or None
-        by_phone, by_details = await asyncio.gather(
-            pms.patients.search(phone=call.caller) if normalize_phone(call.caller) else _nothing(list[Patient]()),
-            pms.patients.search(name=name, birthdate=birthdate) if name else _nothing(list[Patient]()),
-        )
 
         def fits(patient: Patient) -> bool:
             return patient.birthdate == birthdate and (name is None or patient_matches(patient, name=name))
 
-        if self._s.settings.verification == "birthdate":
-            pool = [p for p in by_phone if fits(p)] or [p for p in by_details if fits(p)]
-        else:
-            pool = [p for p in by_details if fits(p)]
-            with_number = [p for p in pool if any(q.id == p.id for q in by_phone)]
-            if len(pool) > 1 and with_number:
-                pool = with_number
+        # The calling number's charts first: one light request, and the usual caller is among them. Only a
+        # caller from another number (or a number several charts share) needs the search by name and date
+        # of birth, which reads far more.
+        by_phone = await pms.patients.search(phone=call.caller) if normalize_phone(call.caller) else []
+        pool = [p for p in by_phone if fits(p)]
+        if len(pool) != 1 and name:
+            by_details = [p for p in await pms.patients.search(name=name, birthdate=birthdate) if fits(p)]
+            if self._s.settings.verification == "birthdate":
+                pool = pool or by_details
+            else:
+                with_number = [p for p in by_details if any(q.id == p.id for q in by_phone)]
+                pool = with_number if len(by_details) > 1 and with_number else by_details
         if len(pool) > 1:
             return Identity(Verification.AMBIGUOUS)
         if not pool:
             return Identity(Verification.MISMATCH)
         patient = pool[0]
-        identity = Identity(Verification.VERIFIED, patient.id, patient.preferred_name or patient.first_name)
+        first_name = patient.preferred_name or patient.first_name
+        remember = None
         if call.call_id:
-            sealed = self._s.seal_for_call(
-                call.call_id,
-                {
-                    "patientId": patient.id,
-                    "firstName": identity.first_name,
-                    "caller": normalize_phone(call.caller) or "",
-                },
-            )
-            await self._log(call, CallChanges(sealed_identity=sealed))
-        return identity
+            kept = {"patientId": patient.id, "firstName": first_name, "caller": normalize_phone(call.caller) or ""}
+            remember = CallChanges(sealed_identity=self._s.seal_for_call(call.call_id, kept))
+        return Identity(Verification.VERIFIED, patient.id, first_name, remember=remember)
+
+    async def _remember(self, call: CallContext, identity: Identity) -> None:
+        if identity.remember is not None:
+            await self._log(call, identity.remember)
 
     def _missing_factors(self, call: CallContext, args: PatientArgs) -> str | None:
         """What the caller must still say, in words the assistant can use, or None."""
