@@ -1,24 +1,31 @@
 """Tracking 1,000 concurrent writebacks under 200 requests/minute: the batched poller against a naive one.
 
-Run: ``python benchmarks/bench_writebacks.py [--count 1000] [--budget 200] [--seed 3]``
+Run: ``python benchmarks/bench_writebacks.py [--count 1000] [--budget 200] [--seed 3] [--log 10000]``
 
 Both pollers run against the sandbox in virtual time (a FakeClock: no real waiting), on the same set of
 writebacks completing at random moments between 45 s and 4 min after submission, each with its own rate
 limiter of ``--budget`` requests a minute. Reported per poller: HTTP requests spent, 429 answers received,
 and the detection delay (from the moment the practice applied a write to the moment its handle reached a
 terminal state) at p50, p95 and max.
+
+Then one poll round's own CPU: the app's writeback log holds ``--log`` rows (served from memory as bytes, so
+the figure is the SDK's), of which 100, 1,000 or all are this worker's pending handles. The round reads the
+log either way (one request a page for the whole app); what it does per handle must not grow with the log.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import random
 import statistics
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+
+import httpx
 
 from pms_connect.models import Writeback, WritebackKind
 from pms_connect.ratelimit import RateLimit, RateLimiter
@@ -175,17 +182,79 @@ def report(runs: list[Run], count: int, budget: int) -> None:
     )
 
 
+class LogFeed(httpx.AsyncBaseTransport):
+    """The app's writeback log, Sikka-shaped, as pre-serialized pages (the sandbox's own rows, copied)."""
+
+    def __init__(self, rows: list[dict[str, str]]) -> None:
+        self._bodies: dict[str, bytes] = {}
+        self._rows = rows
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("request_key"):
+            grant = {"request_key": "rk", "refresh_key": "rf", "expires_in": "86400 second(s)", "status": "active"}
+            return httpx.Response(200, json=grant)
+        index, limit = int(request.url.params["offset"]), int(request.url.params["limit"])
+        key = f"{index}:{limit}"
+        if key not in self._bodies:
+            items = self._rows[index * limit : (index + 1) * limit]
+            envelope = {
+                "offset": str(index),
+                "limit": str(limit),
+                "total_count": str(len(self._rows)),
+                "items": items,
+            }
+            self._bodies[key] = json.dumps(envelope).encode() if items else b""
+        body = self._bodies[key]
+        return httpx.Response(200, content=body) if body else httpx.Response(204)
+
+
+def round_cpu(log: int, pending: int, repeat: int = 5) -> float:
+    """Median CPU seconds of one ``poll`` over ``pending`` handles while the log holds ``log`` rows."""
+    sandbox, clock, entries = setup(log, 3)
+    base = sandbox.base_url
+    rows = [r.list_item(base) for r in sandbox.writebacks]
+    feed = LogFeed(rows)
+    handles = [handle_from_entry(e) for e in entries[:pending]]
+
+    async def once() -> float:
+        async with SikkaProvider(
+            sandbox.credentials, timezone=sandbox.timezone, base_url=base, transport=feed, clock=clock
+        ) as pms:
+            await pms.client.tokens.get()
+            await pms.writeback_source.poll(handles)  # warm: the page bodies are built once
+            times = []
+            for _ in range(repeat):
+                started = time.process_time()
+                results = await pms.writeback_source.poll(handles)
+                times.append(time.process_time() - started)
+            assert len(results) == pending
+            return statistics.median(times)
+
+    return asyncio.run(once())
+
+
+def round_report(log: int) -> None:
+    print(f"one poll round, the app's log holding {log:,} writebacks:")
+    base = 0.0
+    for pending in sorted({100, 1000, log}):
+        cpu = round_cpu(log, pending)
+        base = base or cpu
+        print(f"  {pending:>6,} pending: {cpu * 1000:7.1f} ms CPU ({cpu / base:5.1f}x the 100-handle round)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--budget", type=int, default=200)
     parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--log", type=int, default=10_000, help="rows of the app's log for the round CPU")
     args = parser.parse_args()
     runs = [
         asyncio.run(run("batched poller (pms_connect)", batched, args)),
         asyncio.run(run("naive: one request per id", naive, args)),
     ]
     report(runs, args.count, args.budget)
+    round_report(args.log)
 
 
 if __name__ == "__main__":

@@ -369,15 +369,26 @@ class WritebackStatusRow(Wire):
     practice_id: Text = None
 
 
+class WritebackOutcome(Wire):
+    """What a poll round reads of each row of the app's writeback log: the id and how it ended. The log
+    covers every practice of the app, so the round parses nothing else of the rows (their request bodies
+    are long): its cost follows the handles it follows more than the log's size."""
+
+    id: Blanked = None
+    result: Blanked = None
+    completed_time: Blanked = None
+
+
 class WritebackListRow(Wire):
     """A row of the app's writeback log. Its times stay text, read where used: one unreadable time must not
-    make the whole log unreadable (the poller reads every writeback of the app through it)."""
+    make the whole log unreadable (the poller reads every writeback of the app through it). Blanks stay
+    ``""``: every reader tests the fields for truth."""
 
-    id: Text = None
-    result: Text = None
-    completed_time: Text = None
-    command_time: Text = None
-    api_name: Text = None
-    method: Text = None
-    office_id: Text = None
-    api_request_body: Text = None
+    id: Blanked = None
+    result: Blanked = None
+    completed_time: Blanked = None
+    command_time: Blanked = None
+    api_name: Blanked = None
+    method: Blanked = None
+    office_id: Blanked = None
+    api_request_body: Blanked = None

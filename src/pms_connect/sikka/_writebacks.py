@@ -20,7 +20,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta, timezone, tzinfo
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import parse_qs, urlparse
 from zoneinfo import ZoneInfo
 
@@ -33,6 +33,9 @@ from pms_connect.stores import JournalEntry
 
 if TYPE_CHECKING:
     from pms_connect.sikka.provider import SikkaProvider
+
+#: A row type of the app's writeback log: its outcome alone (a poll round) or all of it (reconciling).
+LogRow = TypeVar("LogRow", w.WritebackOutcome, w.WritebackListRow)
 
 __all__ = ["CLOCK_SKEW", "SikkaWritebackSource", "parse_writeback_id", "row_to_result"]
 
@@ -122,7 +125,7 @@ class SikkaWritebackSource:
             return {}
         zone = self._pms.timezone
         results: dict[str, WritebackResult | None] = {}
-        for listed in await self._rows([h.submitted_at for h in wanted.values()]):
+        for listed in await self._rows([h.submitted_at for h in wanted.values()], w.WritebackOutcome):
             handle = wanted.get(listed.id or "")
             if handle is None:
                 continue
@@ -182,7 +185,7 @@ class SikkaWritebackSource:
     async def find_logged(self, entries: Sequence[JournalEntry]) -> Mapping[str, Sequence[str]]:
         if not entries:
             return {}
-        rows = await self._rows([e.created_at for e in entries])
+        rows = await self._rows([e.created_at for e in entries], w.WritebackListRow)
         found: dict[str, list[str]] = {}
         for entry in entries:
             matches = sorted(
@@ -226,29 +229,32 @@ class SikkaWritebackSource:
 
     # -- the app's writeback list -----------------------------------------------------------------------------
 
-    async def _rows(self, times: Sequence[datetime]) -> list[w.WritebackListRow]:
+    async def _rows(self, times: Sequence[datetime], row_type: type[LogRow]) -> list[LogRow]:
         """Every writeback of the app on the days of ``times`` (practice-local, a day either side) through
         today, each row once."""
-        zone = self._pms.timezone
+        if not times:
+            return []
         today = self._pms.today()
-        days: set[date] = set()
-        for when in times:
-            first = when.astimezone(zone).date() - timedelta(days=1)
-            days |= {first + timedelta(days=n) for n in range(max(1, (today - first).days + 2))}
-        rows: dict[str, w.WritebackListRow] = {}
+        # From the day before each time through tomorrow: one span from the earliest, built once rather than
+        # per handle (a round may follow thousands).
+        zone = self._pms.timezone
+        firsts = {when.astimezone(zone).date() - timedelta(days=1) for when in times}
+        start = min(firsts)
+        days = {start + timedelta(days=n) for n in range(max(1, (today - start).days + 2))} | firsts
+        rows: dict[str, LogRow] = {}
         for start, end in _windows(sorted(days)):
-            for row in await self._list(start, end):
+            for row in await self._list(start, end, row_type):
                 if row.id:
                     rows[row.id] = row
         return list(rows.values())
 
-    async def _list(self, start: date, end: date) -> list[w.WritebackListRow]:
+    async def _list(self, start: date, end: date, row_type: type[LogRow]) -> list[LogRow]:
         """Every writeback of the app from ``start`` to ``end`` (one window: at most seven days)."""
         params = {"startdate": start.isoformat(), "enddate": end.isoformat()}
         pager = self._pms.client.pager(
             "writebacks",
             params,
-            w.WritebackListRow,
+            row_type,
             _same,
             app_level=True,
             priority=Priority.BACKGROUND,
@@ -256,7 +262,7 @@ class SikkaWritebackSource:
         return await pager.all()
 
 
-def _same(row: w.WritebackListRow) -> w.WritebackListRow:
+def _same(row: LogRow) -> LogRow:
     return row
 
 
