@@ -156,7 +156,7 @@ def callers(sandbox: SikkaSandbox) -> list[tuple[str, dict[str, str]]]:
     return found
 
 
-async def free_slots(pms: PmsProvider, first_day: int, days: int) -> list[tuple[str, str]]:
+async def free_slots(pms: SikkaProvider, first_day: int, days: int) -> list[tuple[str, str]]:
     """Distinct 30-minute slots that overlap nowhere: (practice wall clock ``YYYY-MM-DDTHH:MM``, provider)."""
     today = pms.today()
     slots = await pms.appointments.find_slots(
