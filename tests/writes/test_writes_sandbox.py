@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections import Counter
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -120,6 +121,29 @@ async def test_a_taken_slot_raises_slot_unavailable(sandbox: SikkaSandbox) -> No
         )
         with pytest.raises(SlotUnavailableError):
             await pms.appointments.book(booking(pms, patient_id, existing.start + timedelta(minutes=10)))
+    assert writes_sent(sandbox) == []
+
+
+async def test_a_visit_running_past_midnight_blocks_a_booking_the_next_morning(sandbox: SikkaSandbox) -> None:
+    """The practice's hours end long before midnight, so a list reads from the window's first day; the
+    booking's own check still reads the day before, and sees the late visit that runs into its slot."""
+    async with sandbox.provider() as pms:
+        patient_id = await a_patient(pms)
+        evening = next_weekday(pms.today(), 2)
+        # Booked at the front desk (not through this SDK, so no claim of ours holds it): 23:30 for an hour.
+        template = next(a for a in sandbox.world.appointments.values() if a.practice_id == "1" and a.operatory)
+        late = dataclasses.replace(
+            template,
+            appointment_sr_no=str(max(int(i) for i in sandbox.world.appointments) + 1),
+            provider_id="DMD1",
+            start=datetime.combine(evening, time(23, 30)),
+            length=60,
+            status="Scheduled",
+        )
+        sandbox.world.appointments[late.appointment_sr_no] = late
+        assert not (await pms.schedules()).reach_midnight
+        with pytest.raises(SlotUnavailableError):
+            await pms.appointments.book(booking(pms, patient_id, at(pms, evening + timedelta(days=1), 0, 0)))
     assert writes_sent(sandbox) == []
 
 
