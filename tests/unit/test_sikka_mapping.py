@@ -6,10 +6,13 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from pydantic import TypeAdapter
 
 from pms_connect.models import ProviderKind
 from pms_connect.sikka import _mapping as m
 from pms_connect.sikka import _wire as w
+
+read_appointment = TypeAdapter(w.AppointmentRow).validate_python
 
 
 @pytest.mark.parametrize(
@@ -54,7 +57,7 @@ def test_provider_status_decides_active(status, active):
     ],
 )
 def test_appointment_flags_fall_back_to_the_status_text(status, cancelled, confirmed):
-    row = w.AppointmentRow.model_validate(
+    row = read_appointment(
         {
             "appointment_sr_no": "1",
             "date": "2026-12-02T00:00:00",
@@ -70,7 +73,7 @@ def test_appointment_flags_fall_back_to_the_status_text(status, cancelled, confi
 
 
 def test_appointment_explicit_flags_win_over_the_status_text():
-    row = w.AppointmentRow.model_validate(
+    row = read_appointment(
         {
             "appointment_sr_no": "1",
             "date": "2026-12-02T00:00:00",
@@ -97,7 +100,7 @@ def test_appointment_explicit_flags_win_over_the_status_text():
     ],
 )
 def test_appointment_wall_clock_time_is_placed_in_the_practice_zone(zone, day, at, utc_offset):
-    row = w.AppointmentRow.model_validate({"appointment_sr_no": "1", "date": day, "time": at, "length": "45"})
+    row = read_appointment({"appointment_sr_no": "1", "date": day, "time": at, "length": "45"})
 
     appointment = m.appointment(row, ZoneInfo(zone))
 
@@ -107,9 +110,7 @@ def test_appointment_wall_clock_time_is_placed_in_the_practice_zone(zone, day, a
 
 
 def test_appointment_date_with_a_time_and_no_time_field_keeps_the_date_time():
-    row = w.AppointmentRow.model_validate(
-        {"appointment_sr_no": "1", "date": "2026-12-02T14:15:00", "time": "", "length": "30"}
-    )
+    row = read_appointment({"appointment_sr_no": "1", "date": "2026-12-02T14:15:00", "time": "", "length": "30"})
 
     appointment = m.appointment(row, ZoneInfo("America/Chicago"))
 

@@ -10,7 +10,7 @@ import email.utils
 import functools
 import json
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, Generic, TypeVar, Union, cast
@@ -54,7 +54,8 @@ __all__ = [
 DEFAULT_BASE_URL = "https://api.sikkasoft.com/v4"
 MAX_PAGE_SIZE = 5000
 
-Row = TypeVar("Row", bound=BaseModel)
+Row = TypeVar("Row")
+Model = TypeVar("Model", bound=BaseModel)
 T = TypeVar("T")
 
 # Sikka's error codes -> (error class, a message a person can act on). Messages are ours, never Sikka's
@@ -167,9 +168,10 @@ def classify_sikka_response(response: httpx.Response, summary: str) -> PmsError 
     return error
 
 
-def _unreadable(error: ValidationError, what: str, summary: str, model: type[BaseModel]) -> PmsStatusError:
+def _unreadable(error: ValidationError, what: str, summary: str, model: type[Any]) -> PmsStatusError:
     # pydantic's message would quote the offending (possibly PHI or secret) value: name only the fields.
-    known = set(model.model_fields) | set(w.Envelope.model_fields) | set(w.Links.model_fields)
+    own = model.model_fields if isinstance(model, type) and issubclass(model, BaseModel) else model.__annotations__
+    known = set(own) | set(w.Envelope.model_fields) | set(w.Links.model_fields)
     fields = set()
     for err in error.errors():
         names = [part for part in err["loc"] if isinstance(part, str) and part in known]
@@ -184,7 +186,7 @@ def _not_json(summary: str, status: int) -> PmsStatusError:
     return PmsStatusError("Sikka's answer was not JSON", request=summary, status_code=status)
 
 
-def parse_model(model_type: type[Row], data: Any, summary: str) -> Row:
+def parse_model(model_type: type[Model], data: Any, summary: str) -> Model:
     try:
         return model_type.model_validate(data)
     except ValidationError as exc:
@@ -200,7 +202,7 @@ def read_json(response: httpx.Response, summary: str) -> Any:
 
 
 @functools.cache
-def _page_reader(row_type: type[BaseModel]) -> TypeAdapter[Any]:
+def _page_reader(row_type: Hashable) -> TypeAdapter[Any]:
     """Reads a list answer's bytes straight into typed rows (some endpoints wrap it in a one-element array)."""
     envelope: Any = w.Envelope[row_type]  # type: ignore[valid-type]
     # left_to_right: a "smart" union would validate an envelope twice (strictly, then not) before choosing.
@@ -212,7 +214,7 @@ def read_page(response: httpx.Response, row_type: type[Row], summary: str) -> w.
     if response.status_code == 204 or not response.content:
         return None
     try:
-        data = _page_reader(row_type).validate_json(response.content)
+        data = _page_reader(cast("Hashable", row_type)).validate_json(response.content)
     except ValidationError as exc:
         if any(err["type"] == "json_invalid" for err in exc.errors()):
             raise _not_json(summary, response.status_code) from None

@@ -75,16 +75,18 @@ def operatory(row: w.OperatoryRow) -> Operatory:
 
 
 def _is_cancelled(row: w.AppointmentRow) -> bool:
-    if row.cancelled is not None:
-        return row.cancelled
-    status = (row.status or "").lower()
+    flag = row.get("cancelled")
+    if flag is not None:
+        return flag
+    status = (row.get("status") or "").lower()
     return "cancel" in status or "broken" in status or "broke" in status
 
 
 def _is_confirmed(row: w.AppointmentRow) -> bool:
-    if row.is_confirmed is not None:
-        return row.is_confirmed
-    status = (row.status or "").lower()
+    flag = row.get("is_confirmed")
+    if flag is not None:
+        return flag
+    status = (row.get("status") or "").lower()
     return "confirm" in status and "unconfirm" not in status
 
 
@@ -107,47 +109,49 @@ def _minutes(length: int) -> timedelta:
 
 
 def appointment(row: w.AppointmentRow, zone: ZoneInfo) -> Appointment:
-    day = row.date
+    day = row.get("date")
     if day is None:
         raise ValueError("appointment without a date")
-    start = datetime.combine(day.date(), row.time, zone) if row.time is not None else day.replace(tzinfo=zone)
+    at = row.get("time")
+    text = row.get  # the text fields, read through one bound method: this runs for every row of a list
     return prevalidated(
         Appointment,
         {
-            "id": row.appointment_sr_no,
-            "practice_id": row.practice_id or None,
-            "patient_id": row.patient_id or None,
-            "provider_id": row.provider_id or None,
-            "hygienist_id": row.hygienist or None,
-            "operatory": row.operatory or None,
-            "start": start,
-            "duration": _minutes(row.length or 0),
-            "status": row.status or None,
-            "description": row.description or None,
+            "id": row["appointment_sr_no"],
+            "practice_id": text("practice_id") or None,
+            "patient_id": text("patient_id") or None,
+            "provider_id": text("provider_id") or None,
+            "hygienist_id": text("hygienist") or None,
+            "operatory": text("operatory") or None,
+            "start": datetime.combine(day.date(), at, zone) if at is not None else day.replace(tzinfo=zone),
+            "duration": _minutes(row.get("length") or 0),
+            "status": text("status") or None,
+            "description": text("description") or None,
             "cancelled": _is_cancelled(row),
             "confirmed": _is_confirmed(row),
-            "kind": row.type or None,
+            "kind": text("type") or None,
         },
     )
 
 
 def patient(row: w.PatientRow) -> Patient:
+    text = row.get
     return prevalidated(
         Patient,
         {
-            "id": row.patient_id,
-            "first_name": row.firstname or "",
-            "last_name": row.lastname or "",
-            "preferred_name": row.preferred_name or None,
-            "birthdate": w.known_day(row.birthdate),
-            "cell_phone": row.cell or None,
-            "home_phone": row.homephone or None,
-            "work_phone": row.workphone or None,
-            "email": row.email or None,
-            "status": row.status or None,
-            "practice_id": row.practice_id or None,
-            "provider_id": row.provider_id or None,
-            "guarantor_id": row.guarantor_id or None,
+            "id": row["patient_id"],
+            "first_name": text("firstname") or "",
+            "last_name": text("lastname") or "",
+            "preferred_name": text("preferred_name") or None,
+            "birthdate": w.known_day(row.get("birthdate")),
+            "cell_phone": text("cell") or None,
+            "home_phone": text("homephone") or None,
+            "work_phone": text("workphone") or None,
+            "email": text("email") or None,
+            "status": text("status") or None,
+            "practice_id": text("practice_id") or None,
+            "provider_id": text("provider_id") or None,
+            "guarantor_id": text("guarantor_id") or None,
         },
     )
 

