@@ -3,7 +3,10 @@
 A booking's (or reschedule's) check and its claim are one step under the practice's booking lock in the
 store, so every worker sharing the store sees every claim:
 
-1. read the PMS's appointments over the slot, and the journal's slot claims that still hold;
+1. take the PMS's appointments over the slot, read just before the lock (so that a PMS round trip never
+   holds up the practice's other bookings), and the journal's slot claims that still hold, read under it. A
+   booking another worker made since that read is in the journal (its claim is recorded before it is sent
+   and holds until the PMS's list shows it), so the read's age loses nothing;
 2. refuse with [SlotUnavailableError][pms_connect.errors.SlotUnavailableError] if the provider (as provider or
    hygienist) or the chair is taken, else pick the chair;
 3. record the write's journal entry carrying its [SlotClaim][pms_connect.stores.SlotClaim], still under the
@@ -102,12 +105,13 @@ class BookingGuard:
         start: datetime,
         end: datetime,
         moves: str | None,
-        appointments: Callable[[], Awaitable[Sequence[Appointment]]],
+        booked: Sequence[Appointment],
         record: Callable[[SlotClaim], Awaitable[None]],
     ) -> SlotClaim:
         """Check the slot and record the write that claims it, atomically for every worker of the store.
 
-        ``appointments`` reads the PMS's appointments overlapping [start, end) (cancelled ones included);
+        ``booked`` is the PMS's appointments overlapping [start, end) (cancelled ones included), read just
+        before;
         ``operatories`` are the practice's visible chairs in the order to try them; ``moves`` is the
         appointment a reschedule moves (its own time and claims do not block it); ``record`` journals the
         write with the claim it is given."""
@@ -115,7 +119,6 @@ class BookingGuard:
         if operatory is not None and operatory not in known:
             raise InvalidArgumentError("unknown operatory")
         async with self.store.lock(f"booking:{self.practice}"):
-            booked = list(await appointments())
             held = [
                 h
                 for h in await self.held(booked)

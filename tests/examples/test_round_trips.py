@@ -93,11 +93,11 @@ async def test_patient_lookup_is_two_round_trips(measured: Any, people: Any) -> 
     assert trips == 2  # the two searches together, then the patient's upcoming appointments
 
 
-async def test_a_booking_in_a_call_that_verified_the_caller_is_three_round_trips(
+async def test_a_booking_in_a_call_that_verified_the_caller_is_two_round_trips(
     measured: Any, people: Any
 ) -> None:
     """The usual call: identified, told the open times, books one of them. Only the SDK's booking is left:
-    the patient check, the slot re-check under the practice's lock, the write."""
+    its checks and the slot's appointments together, then the write."""
     h, recording = measured
     await warm(h, people)
     await h.tool("get_patient_info", people.details(), caller=people.known_phone)
@@ -110,15 +110,15 @@ async def test_a_booking_in_a_call_that_verified_the_caller_is_three_round_trips
     start = local_iso(slot.start.fromisoformat(first_offer["start"]))
     trips, result = await trips_of(recording, h, "book_appointment", {"start": start}, people.known_phone)
     assert result["result"].startswith("I've sent the request")
-    assert trips == 3
+    assert trips == 2
 
 
 async def test_a_booking_from_scratch_reads_everything_at_once(measured: Any, people: Any) -> None:
-    """Identification, the slot search and the provider names in one round trip, then the SDK's three."""
+    """Identification, the slot search and the provider names in one round trip, then the SDK's two."""
     h, recording = measured
     await warm(h, people)
     slot = await free_slot(h, days_ahead=4)
     args = {"start": local_iso(slot.start), **people.details()}
     trips, result = await trips_of(recording, h, "book_appointment", args, people.known_phone)
     assert result["result"].startswith("I've sent the request")
-    assert trips == 4
+    assert trips == 3

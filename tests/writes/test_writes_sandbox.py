@@ -239,7 +239,7 @@ async def test_a_claim_whose_holder_died_lapses_after_the_hold_lease(
             start=start,
             end=start + timedelta(minutes=30),
             moves=None,
-            appointments=lambda: pms.appointments.list(start=start, end=start + timedelta(minutes=30)).all(),
+            booked=await pms.appointments.list(start=start, end=start + timedelta(minutes=30)).all(),
             record=lambda claim: store.journal.record(dead_workers_entry(pms, claim, clock)),
         )
         with pytest.raises(SlotUnavailableError):

@@ -15,10 +15,12 @@ Every write goes the same way:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+from collections.abc import Awaitable, Sequence
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pms_connect import validation as v
 from pms_connect.errors import (
@@ -66,6 +68,16 @@ PAYMENT_HISTORY = timedelta(days=366)
 _EARLIEST_BIRTHDATE = date(1900, 1, 1)
 _REASON_LENGTH = 500
 _NOTE_LENGTH = 500
+
+
+async def _together(*steps: Awaitable[Any]) -> list[Any]:
+    """Independent checks and reads at once; the first failure in the order given is raised, after every
+    step has finished (none is left running)."""
+    results = await asyncio.gather(*steps, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results
 
 
 def _clean_description(text: str | None, default: str) -> str:
@@ -129,6 +141,8 @@ class SikkaWrites:
         return {name: self._pms.pms_fields[name] for name in names}
 
     async def _booked(self, start: datetime, end: datetime) -> list[Appointment]:
+        # From the day before whatever the practice's hours: a visit running past midnight into the slot
+        # blocks it, and for a slot's day or two the read is one request either way.
         """Every appointment overlapping [start, end), cancelled ones included (the guard decides)."""
         return await self._pms.appointments.overlapping(start=start, end=end, day_before=True).all()
 
@@ -141,12 +155,17 @@ class SikkaWrites:
         duration = v.check_duration(request.duration)
         reason = v.check_text(request.reason, "reason", max_length=_REASON_LENGTH) if request.reason else None
         start = self._future_local(request.start, "start")
-        await self._require(Capability.BOOK_APPOINTMENT)
-        rules = await self._pms.pms_rules()
-        extra = self._practice_fields(rules.booking_fields, rules, "a booking")
-        await self._require_provider(provider_id)
-        await self._require_patient(patient_id)
         end = elapsed_after(start, duration)
+        # One round trip for every check and the slot's appointments (the patient's chart is the one read
+        # not cached): a caller on the phone waits for each sequential one.
+        _, rules, _, _, booked = await _together(
+            self._require(Capability.BOOK_APPOINTMENT),
+            self._pms.pms_rules(),
+            self._require_provider(provider_id),
+            self._require_patient(patient_id),
+            self._booked(start, end),
+        )
+        extra = self._practice_fields(rules.booking_fields, rules, "a booking")
         entry_id = new_entry_id()
         body = {
             "patient_id": patient_id,
@@ -177,6 +196,7 @@ class SikkaWrites:
             end=end,
             moves=None,
             deadline=start,
+            booked=booked,
         )
 
     async def reschedule(
@@ -206,8 +226,8 @@ class SikkaWrites:
         new_provider = provider_id or current.provider_id
         if new_provider is None:
             raise InvalidArgumentError("the appointment has no provider; pass provider_id")
-        await self._require_provider(new_provider)
         end = elapsed_after(new_start, new_duration)
+        _, booked = await _together(self._require_provider(new_provider), self._booked(new_start, end))
         body = {
             "practice_id": self._pms.practice_id,
             "date": new_start.strftime("%Y-%m-%d"),
@@ -228,6 +248,7 @@ class SikkaWrites:
             end=end,
             moves=current.id,
             deadline=new_start,
+            booked=booked,
         )
 
     async def change_status(self, appointment_id: str, *, to: str, note: str | None = None) -> Writeback:
@@ -393,6 +414,7 @@ class SikkaWrites:
         end: datetime,
         moves: str | None,
         deadline: datetime,
+        booked: Sequence[Appointment],
     ) -> Writeback:
         recorded: list[JournalEntry] = []
 
@@ -417,7 +439,7 @@ class SikkaWrites:
             start=start,
             end=end,
             moves=moves,
-            appointments=lambda: self._booked(start, end),
+            booked=booked,
             record=record,
         )
         return await self._send(recorded[0])
