@@ -149,11 +149,16 @@ class _Redis:
         return ":".join((self.prefix, *parts))
 
     async def run(self, work: Callable[[Any], Awaitable[T]], what: str) -> T:
+        from redis.exceptions import ConnectionError as RedisConnectionError
         from redis.exceptions import RedisError
 
         try:
             return await work(self.client)
         except RedisError as exc:
+            if isinstance(exc, RedisConnectionError):
+                # One broken connection means the server went away: every idle one in the pool is stale too.
+                # Dropped now, none of them fails the first concurrent commands once Redis is back.
+                await self.client.connection_pool.disconnect(inuse_connections=False)
             raise StoreError(f"Redis could not {what} ({type(exc).__name__})") from exc
 
 
