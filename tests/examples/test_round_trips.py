@@ -93,9 +93,7 @@ async def test_patient_lookup_is_two_round_trips(measured: Any, people: Any) -> 
     assert trips == 2  # the two searches together, then the patient's upcoming appointments
 
 
-async def test_a_booking_in_a_call_that_verified_the_caller_is_two_round_trips(
-    measured: Any, people: Any
-) -> None:
+async def test_a_booking_in_a_call_that_verified_the_caller_is_two_round_trips(measured: Any, people: Any) -> None:
     """The usual call: identified, told the open times, books one of them. Only the SDK's booking is left:
     its checks and the slot's appointments together, then the write."""
     h, recording = measured
