@@ -100,14 +100,22 @@ async def signed_form(
     return form
 
 
-@router.post("/voice")
-async def voice(request: Request, svc: ServicesDep) -> Response:
+async def _twilio_form(request: Request, svc: Services) -> ImmutableMultiDict[str, str] | Response:
+    """Every Twilio route's first step: the signed form, or the answer to give instead (503, 403)."""
     token = svc.settings.twilio_auth_token
     if token is None:
         return PlainTextResponse("Twilio is not configured on this server", status_code=503)
     form = await signed_form(request, token.get_secret_value(), svc.settings.public_base_url)
     if form is None:
         return PlainTextResponse("invalid Twilio signature", status_code=403)
+    return form
+
+
+@router.post("/voice")
+async def voice(request: Request, svc: ServicesDep) -> Response:
+    form = await _twilio_form(request, svc)
+    if isinstance(form, Response):
+        return form
     number = await _dialled_line(svc, form)
     fallback = svc.settings.public_base_url.rstrip("/") + FALLBACK_PATH
     return Response(str(route_call(number, fallback_url=fallback)), media_type="text/xml")
@@ -116,12 +124,9 @@ async def voice(request: Request, svc: ServicesDep) -> Response:
 @router.post("/voice/fallback")
 async def voice_fallback(request: Request, svc: ServicesDep) -> Response:
     """The ``<Dial>`` to the AI ended: hang up after a call that happened, else ring the front desk."""
-    token = svc.settings.twilio_auth_token
-    if token is None:
-        return PlainTextResponse("Twilio is not configured on this server", status_code=503)
-    form = await signed_form(request, token.get_secret_value(), svc.settings.public_base_url)
-    if form is None:
-        return PlainTextResponse("invalid Twilio signature", status_code=403)
+    form = await _twilio_form(request, svc)
+    if isinstance(form, Response):
+        return form
     response = VoiceResponse()
     if (form.get("DialCallStatus") or "").lower() in _ENDED_WELL:
         response.hangup()
@@ -139,12 +144,9 @@ async def voice_fallback(request: Request, svc: ServicesDep) -> Response:
 @router.post("/sms")
 async def sms_reply(request: Request, svc: ServicesDep) -> Response:
     """A text to the practice's line: a reply to a booking's confirmation text (see the module docstring)."""
-    token = svc.settings.twilio_auth_token
-    if token is None:
-        return PlainTextResponse("Twilio is not configured on this server", status_code=503)
-    form = await signed_form(request, token.get_secret_value(), svc.settings.public_base_url)
-    if form is None:
-        return PlainTextResponse("invalid Twilio signature", status_code=403)
+    form = await _twilio_form(request, svc)
+    if isinstance(form, Response):
+        return form
     reply = MessagingResponse()
     sender = phone_or_none(form.get("From"))
     word = re.sub(r"[^A-Za-z]", "", form.get("Body") or "").upper()
