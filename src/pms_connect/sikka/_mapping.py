@@ -90,11 +90,6 @@ def _is_confirmed(row: w.AppointmentRow) -> bool:
     return "confirm" in status and "unconfirm" not in status
 
 
-def local_datetime(day: datetime, zone: ZoneInfo) -> datetime:
-    """Attach the practice's zone to a practice-local wall-clock time."""
-    return day.replace(tzinfo=zone)
-
-
 # Appointments and patients come by the thousand: they are built ``prevalidated`` (every value here has the
 # type the wire row proved); the rest are validated as usual.
 

@@ -92,10 +92,10 @@ class Schedules:
     def reach_midnight(self) -> bool:
         """Whether any hours run to midnight (or none are published): then a visit may start one day and
         run into the next, and a list from a day must look at the day before."""
-        levels = [self.practice] if self.practice is not None else []
-        levels += [*self.providers.values(), *self.operatories.values()]
         if self.rows == 0:
             return True
+        levels = [self.practice] if self.practice is not None else []
+        levels += [*self.providers.values(), *self.operatories.values()]
         return any(end == time(0) for hours in levels for weekly in hours.schedules for end in weekly.ends())
 
 
