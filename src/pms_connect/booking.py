@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from pms_connect._clock import Clock
+from pms_connect.clock import Clock
 from pms_connect.errors import InvalidArgumentError, SlotUnavailableError
 from pms_connect.models import Appointment, Operatory, WritebackState
 from pms_connect.stores import JournalEntry, SlotClaim, Store

@@ -126,7 +126,7 @@ def _credentials(given: Mapping[str, str | None], environ: Mapping[str, str]) ->
 
 
 def _timezone(given: Mapping[str, str | None], environ: Mapping[str, str]) -> str:
-    from pms_connect._windows import resolve_zone
+    from pms_connect.windows import resolve_zone
 
     zone = _setting("timezone", given, environ) or DEFAULT_TIMEZONE
     resolve_zone(zone)  # an unknown zone raises InvalidArgumentError naming it

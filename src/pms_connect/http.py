@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from pms_connect._clock import Clock, SystemClock
+from pms_connect.clock import Clock, SystemClock
 from pms_connect.errors import (
     AuthenticationError,
     BadRequestError,

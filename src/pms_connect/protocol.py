@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Protocol, runtime_checkable
+from zoneinfo import ZoneInfo
 
 from pms_connect.models import (
     Appointment,
@@ -259,6 +260,31 @@ class PmsProvider(Protocol):
     Use it as an async context manager: entering it resumes following the writes a previous worker left open,
     leaving it closes its connections.
     """
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        """The practice's zone: every time the provider returns is aware, in it; dates mean its local days."""
+        ...
+
+    def now(self) -> datetime:
+        """The current time in the practice's zone, from the provider's clock."""
+        ...
+
+    def today(self) -> date:
+        """Today in the practice's zone: what "today" means for its book, whatever the server's zone."""
+        ...
+
+    async def known_providers(self) -> builtins.list[Provider]:
+        """Every provider of the practice, from the provider's reference cache (no request while fresh)."""
+        ...
+
+    async def known_operatories(self) -> builtins.list[Operatory]:
+        """Every visible chair of the practice, from the reference cache."""
+        ...
+
+    def clear_cache(self) -> None:
+        """Forget cached reference data (after the practice changes providers, chairs or hours)."""
+        ...
 
     @property
     def practices(self) -> PracticesResource:

@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from pms_connect._clock import Clock, SystemClock
+from pms_connect.clock import Clock, SystemClock
 from pms_connect.errors import InvalidArgumentError
 from pms_connect.stores import MemoryBudget, RateBudget
 

@@ -22,7 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from pms_connect._clock import Clock, SystemClock
+from pms_connect.clock import Clock, SystemClock
 from pms_connect.errors import AuthenticationError, BadRequestError, PmsConnectionError
 
 __all__ = ["InMemoryTokenStore", "Token", "TokenManager", "TokenStore"]

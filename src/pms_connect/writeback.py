@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol, runtime_checkable
 
-from pms_connect._clock import Clock, SystemClock
+from pms_connect.clock import Clock, SystemClock
 from pms_connect.errors import (
     AuthenticationError,
     InvalidArgumentError,

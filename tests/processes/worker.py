@@ -34,7 +34,7 @@ from typing import Any
 import httpx
 
 from pms_connect import BookingRequest, NewPatient, PaymentRequest, PmsError
-from pms_connect._clock import SystemClock
+from pms_connect.clock import SystemClock
 from pms_connect.ratelimit import RateLimit
 from pms_connect.sikka import SikkaCredentials, SikkaProvider
 from pms_connect.sikka._wire import PracticeRow

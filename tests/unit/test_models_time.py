@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from pms_connect._windows import window
 from pms_connect.models import Appointment, Patient, TimeSlot
+from pms_connect.windows import window
 
 CHICAGO = ZoneInfo("America/Chicago")
 

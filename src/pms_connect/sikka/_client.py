@@ -18,7 +18,7 @@ from typing import Annotated, Any, Generic, TypeVar, Union, cast
 import httpx
 from pydantic import BaseModel, Field, SecretStr, TypeAdapter, ValidationError
 
-from pms_connect._clock import Clock, SystemClock
+from pms_connect.clock import Clock, SystemClock
 from pms_connect.errors import (
     AuthenticationError,
     BadRequestError,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from pms_connect import _windows
+from pms_connect import windows
 from pms_connect.errors import NotFoundError, PermissionDeniedError, UnsupportedOperationError
 from pms_connect.models import (
     Appointment,
@@ -142,7 +142,7 @@ class Appointments(_Resource):
         page is often full: the day before is read (one more request, its visits that reach into the window
         kept) only when the practice's hours run to midnight, as its cached schedules tell, or when
         ``day_before`` is True (a booking's check of one slot, which costs no more request either way)."""
-        span = _windows.window(start, end, self.pms.timezone)
+        span = windows.window(start, end, self.pms.timezone)
         params = {**self._practice_params, "fields": _APPOINTMENT_FIELDS}
         if provider_id is not None:
             params["provider_id"] = check_id(provider_id, "provider_id")
@@ -169,7 +169,7 @@ class Appointments(_Resource):
         return AsyncPager(fetch)
 
     def _days(
-        self, params: dict[str, str], first: date, span: _windows.Window, *, last: date | None = None
+        self, params: dict[str, str], first: date, span: windows.Window, *, last: date | None = None
     ) -> AsyncPager[Appointment]:
         """The appointments dated ``first`` to ``last`` (the window's last day) that overlap the window."""
         zone = self.pms.timezone
@@ -352,7 +352,7 @@ class Payments(_Resource):
         self, *, start: date | datetime, end: date | datetime, patient_id: str | None = None
     ) -> AsyncPager[Transaction]:
         """Transactions dated within [start, end] (whole local days)."""
-        span = _windows.window(start, end, self.pms.timezone)
+        span = windows.window(start, end, self.pms.timezone)
         params = {
             **self._practice_params,
             "startdate": _day(span.first_day),

@@ -20,7 +20,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from pms_connect import _windows
+from pms_connect import windows
 from pms_connect.errors import InvalidArgumentError, UnsupportedOperationError
 from pms_connect.models import Appointment, Operatory, Provider, ProviderKind, TimeSlot
 from pms_connect.scheduling import (
@@ -211,7 +211,7 @@ def native_opening(row: NativeSlotRow, zone: ZoneInfo) -> TimeSlot | None:
 
 
 async def _native_openings(
-    pms: SikkaProvider, span: _windows.Window, provider_id: str | None, operatory: str | None
+    pms: SikkaProvider, span: windows.Window, provider_id: str | None, operatory: str | None
 ) -> list[TimeSlot]:
     params = {
         "practice_id": pms.practice_id,
@@ -298,7 +298,7 @@ async def find_slots(
     wanted_kinds = _kinds(kinds)
     provider_id = check_optional_id(provider_id, "provider_id")
     operatory = check_optional_id(operatory, "operatory")
-    span = _windows.window(start, end, pms.timezone)
+    span = windows.window(start, end, pms.timezone)
 
     if await uses_native_slots(pms):
         providers, operatories, openings, held = await asyncio.gather(

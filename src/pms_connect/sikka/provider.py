@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import httpx
 
-from pms_connect import _windows
-from pms_connect._clock import Clock
+from pms_connect import windows
+from pms_connect.clock import Clock
 from pms_connect.errors import InvalidArgumentError, NotFoundError, PmsError, UnsupportedOperationError
 from pms_connect.http import RetryPolicy
 from pms_connect.models import Capability, ConnectionCheck, FeatureSet, Operatory, Provider
@@ -144,7 +144,7 @@ class SikkaProvider:
             raise InvalidArgumentError("reconcile_window must be positive")
         self.credentials = credentials
         """The app and practice credentials this provider authenticates with."""
-        self.timezone = _windows.resolve_zone(timezone)
+        self.timezone = windows.resolve_zone(timezone)
         """The practice's zone (a ``ZoneInfo``): Sikka's wall-clock times are read, and written, in it."""
         self.store: Store = store if store is not None else MemoryStore()
         """What the deployment's workers share: request keys, the write journal, slot claims, locks."""

@@ -14,7 +14,7 @@ import math
 import random
 from dataclasses import dataclass, field
 
-from pms_connect._clock import Clock
+from pms_connect.clock import Clock
 
 __all__ = ["KeyStore", "RateLimiter", "RateVerdict", "RequestKey"]
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from pms_connect._clock import Clock
+from pms_connect.clock import Clock
 from pms_connect.testing._sandbox_auth import KeyStore, RateLimiter, RateVerdict, RequestKey
 from pms_connect.testing._sandbox_data import Office, SandboxApp, World
 from pms_connect.testing._sandbox_writebacks import UtilityStatus, WritebackQueue

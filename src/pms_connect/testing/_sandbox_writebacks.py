@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from pms_connect._clock import Clock
+from pms_connect.clock import Clock
 from pms_connect.testing._sandbox_data import Appointment, Patient, Transaction, World
 from pms_connect.testing._sandbox_wire import fmt_datetime
 

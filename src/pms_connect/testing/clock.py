@@ -7,7 +7,7 @@ import heapq
 import itertools
 from datetime import datetime, timedelta, timezone
 
-from pms_connect._clock import Clock
+from pms_connect.clock import Clock
 
 __all__ = ["FakeClock"]
 

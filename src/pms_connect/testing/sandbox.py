@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from pydantic import SecretStr
 
-from pms_connect._clock import Clock, SystemClock
+from pms_connect.clock import Clock, SystemClock
 from pms_connect.sikka.credentials import SikkaCredentials
 from pms_connect.testing._sandbox_app import CURRENT_RECORD, build_app
 from pms_connect.testing._sandbox_auth import KeyStore, RateLimiter
