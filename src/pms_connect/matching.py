@@ -13,13 +13,19 @@ A wrong-patient match is one of the costliest bugs in this domain, so the policy
 Look-alikes stay apart: the nickname table is a relation between a nickname and its full names, not a set
 of synonyms, so Jon (short for Jonathan) is not John, and Katherine is not Catherine although "Kate" may be
 either. Smith is not Smyth. Nothing here logs or raises with a patient's data.
+
+A provider supplies only its query for the charts on a phone (and for search criteria): the checks of the
+caller's input ([search_criteria][pms_connect.matching.search_criteria]), the local filter that decides
+([keep_matching][pms_connect.matching.keep_matching]) and the match itself
+([match_caller][pms_connect.matching.match_caller]) are shared, so that a server's fuzzy search only
+narrows and never decides.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -28,6 +34,10 @@ from pms_connect.models import MatchStatus, Patient, PatientMatch
 
 __all__ = [
     "NICKNAMES",
+    "SearchCriteria",
+    "check_phone",
+    "keep_matching",
+    "match_caller",
     "match_patients",
     "name_tokens",
     "normalize_name",
@@ -36,6 +46,8 @@ __all__ = [
     "patient_matches",
     "same_first_name",
     "same_last_name",
+    "search_criteria",
+    "unique_patients",
     "validate_birthdate",
 ]
 
@@ -335,3 +347,96 @@ def patient_matches(
         if not tokens or not all(_name_token_matches(t, patient) for t in tokens):
             return False
     return True
+
+
+# -- what a provider's search and match build on --------------------------------------------------------------
+
+
+def check_phone(phone: object, name: str = "phone") -> str:
+    """A caller's phone as its normalized digits, or InvalidArgumentError before any request."""
+    if not isinstance(phone, str):
+        raise InvalidArgumentError(f"{name} must be a string")
+    digits = normalize_phone(phone)
+    if digits is None:
+        raise InvalidArgumentError(f"{name} must have at least 10 digits")
+    return digits
+
+
+@dataclass(frozen=True)
+class SearchCriteria:
+    """A patient search's checked criteria (at least one is given)."""
+
+    phone_digits: str | None
+    name: str | None
+    name_tokens: tuple[str, ...]
+    birthdate: date | None
+    email: str | None
+
+
+def search_criteria(
+    *, phone: object = None, name: object = None, birthdate: object = None, email: object = None
+) -> SearchCriteria:
+    """Check a search's criteria before any request: a phone of 10 digits or more, a name with letters,
+    a date (not a datetime), a non-empty email; at least one of them."""
+    digits = check_phone(phone) if phone is not None else None
+    tokens: tuple[str, ...] = ()
+    if name is not None and (not isinstance(name, str) or not (tokens := name_tokens(name))):
+        raise InvalidArgumentError("name must contain letters")
+    if email is not None and (not isinstance(email, str) or not email.strip()):
+        raise InvalidArgumentError("email must be a non-empty string")
+    day = validate_birthdate(birthdate)
+    if digits is None and not tokens and day is None and email is None:
+        raise InvalidArgumentError("give at least one of phone, name, birthdate or email")
+    return SearchCriteria(
+        phone_digits=digits,
+        name=name if isinstance(name, str) else None,
+        name_tokens=tokens,
+        birthdate=day,
+        email=email.strip() if isinstance(email, str) else None,
+    )
+
+
+def unique_patients(patients: Iterable[Patient]) -> list[Patient]:
+    """Each chart once (the first seen), in order: several queries may return one chart."""
+    seen: dict[str, Patient] = {}
+    for patient in patients:
+        seen.setdefault(patient.id, patient)
+    return list(seen.values())
+
+
+def keep_matching(patients: Iterable[Patient], criteria: SearchCriteria) -> list[Patient]:
+    """The charts (each once) satisfying every criterion: what a server's search found only narrows."""
+    return [
+        p
+        for p in unique_patients(patients)
+        if patient_matches(
+            p,
+            phone_digits=criteria.phone_digits,
+            name=criteria.name,
+            birthdate=criteria.birthdate,
+            email=criteria.email,
+        )
+    ]
+
+
+async def match_caller(
+    charts_on_phone: Callable[[str], Awaitable[list[Patient]]],
+    *,
+    phone: object,
+    first_name: object = None,
+    last_name: object = None,
+    birthdate: object = None,
+) -> PatientMatch:
+    """Who is calling from ``phone``: every argument checked before any request, then the provider's
+    ``charts_on_phone(digits)`` (any superset of the charts with that number), then
+    [match_patients][pms_connect.matching.match_patients]."""
+    digits = check_phone(phone)
+    day = validate_birthdate(birthdate)
+    names: list[str | None] = []
+    for value, label in ((first_name, "first_name"), (last_name, "last_name")):
+        if value is not None and not isinstance(value, str):
+            raise InvalidArgumentError(f"{label} must be a string or None")
+        names.append(value)
+    return match_patients(
+        await charts_on_phone(digits), phone=digits, first_name=names[0], last_name=names[1], birthdate=day
+    )

@@ -34,6 +34,7 @@ __all__ = [
     "Block",
     "Hours",
     "Interval",
+    "PracticeHours",
     "WeeklyHours",
     "WorkingHours",
     "natural_order",
@@ -127,6 +128,36 @@ class WorkingHours:
     practice: Hours | None
     providers: Mapping[str, Hours] = field(default_factory=dict)
     operatories: Mapping[str, Hours] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PracticeHours:
+    """A practice's published hours as its PMS keeps them: the practice's own, and each provider's and
+    operatory's that have any (``published`` is how many schedule records were read: 0 means none)."""
+
+    practice: Hours | None
+    providers: Mapping[str, Hours] = field(default_factory=dict)
+    operatories: Mapping[str, Hours] = field(default_factory=dict)
+    published: int = 0
+
+    @property
+    def reach_midnight(self) -> bool:
+        """Whether any hours run to midnight (or none are published): then a visit may start one day and
+        run into the next, and a list from a day must look at the day before."""
+        if self.published == 0:
+            return True
+        levels = [self.practice] if self.practice is not None else []
+        levels += [*self.providers.values(), *self.operatories.values()]
+        return any(end == time(0) for hours in levels for weekly in hours.schedules for end in weekly.ends())
+
+    def for_resources(self, providers: Iterable[str], operatories: Iterable[str]) -> WorkingHours:
+        """The hours of these providers and operatories, each level falling back as
+        [resolve_hours][pms_connect.scheduling.resolve_hours] says."""
+        return WorkingHours(
+            practice=self.practice,
+            providers=resolve_hours(self.practice, self.providers, providers),
+            operatories=resolve_hours(self.practice, self.operatories, operatories),
+        )
 
 
 def resolve_hours(practice: Hours | None, own: Mapping[str, Hours], ids: Iterable[str]) -> dict[str, Hours]:

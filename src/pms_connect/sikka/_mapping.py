@@ -20,6 +20,7 @@ from pms_connect.models import (
     prevalidated,
 )
 from pms_connect.sikka import _wire as w
+from pms_connect.statuses import means_cancelled, means_confirmed
 
 _DENTIST_WORDS = (
     "dentist",
@@ -78,16 +79,14 @@ def _is_cancelled(row: w.AppointmentRow) -> bool:
     flag = row.get("cancelled")
     if flag is not None:
         return flag
-    status = (row.get("status") or "").lower()
-    return "cancel" in status or "broken" in status or "broke" in status
+    return means_cancelled(row.get("status"))
 
 
 def _is_confirmed(row: w.AppointmentRow) -> bool:
     flag = row.get("is_confirmed")
     if flag is not None:
         return flag
-    status = (row.get("status") or "").lower()
-    return "confirm" in status and "unconfirm" not in status
+    return means_confirmed(row.get("status"))
 
 
 # Appointments and patients come by the thousand: they are built ``prevalidated`` (every value here has the

@@ -17,19 +17,16 @@ then checked locally, so the server only narrows and never decides.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import date
 from typing import TYPE_CHECKING
 
-from pms_connect.errors import InvalidArgumentError
 from pms_connect.matching import (
     NICKNAMES,
-    match_patients,
-    name_tokens,
-    normalize_phone,
+    keep_matching,
+    match_caller,
     patient_has_phone,
-    patient_matches,
-    validate_birthdate,
+    search_criteria,
+    unique_patients,
 )
 from pms_connect.models import Patient, PatientMatch
 
@@ -42,22 +39,6 @@ __all__ = ["match", "phone_candidates", "search"]
 PHONE_FRAGMENT = 4
 
 
-def _phone_digits(phone: object) -> str:
-    if not isinstance(phone, str):
-        raise InvalidArgumentError("phone must be a string")
-    digits = normalize_phone(phone)
-    if digits is None:
-        raise InvalidArgumentError("phone must have at least 10 digits")
-    return digits
-
-
-def _unique(patients: Iterable[Patient]) -> list[Patient]:
-    seen: dict[str, Patient] = {}
-    for patient in patients:
-        seen.setdefault(patient.id, patient)
-    return list(seen.values())
-
-
 async def _query(pms: SikkaProvider, filters: dict[str, str]) -> list[Patient]:
     return await pms.patients.query(filters).all()
 
@@ -65,7 +46,7 @@ async def _query(pms: SikkaProvider, filters: dict[str, str]) -> list[Patient]:
 async def phone_candidates(pms: SikkaProvider, digits: str) -> list[Patient]:
     """Every chart with the (normalized) number in its cell, home or work phone: one ``search`` request."""
     rows = await _query(pms, {"search": digits[-PHONE_FRAGMENT:]})
-    return _unique(p for p in rows if patient_has_phone(p, digits))
+    return unique_patients(p for p in rows if patient_has_phone(p, digits))
 
 
 def _name_variants(tokens: tuple[str, ...]) -> list[str]:
@@ -84,31 +65,18 @@ async def search(
     email: str | None = None,
 ) -> list[Patient]:
     """Charts satisfying every given criterion, each once (see the module docstring for the requests)."""
-    digits = _phone_digits(phone) if phone is not None else None
-    tokens: tuple[str, ...] = ()
-    if name is not None and (not isinstance(name, str) or not (tokens := name_tokens(name))):
-        raise InvalidArgumentError("name must contain letters")
-    if email is not None and (not isinstance(email, str) or not email.strip()):
-        raise InvalidArgumentError("email must be a non-empty string")
-    birthdate = validate_birthdate(birthdate)
-    if digits is None and not tokens and birthdate is None and email is None:
-        raise InvalidArgumentError("give at least one of phone, name, birthdate or email")
-
-    if digits is not None:
-        found = await phone_candidates(pms, digits)
-    elif email is not None:
-        found = await _query(pms, {"email": email.strip()})
-    elif birthdate is not None:
-        found = await _query(pms, {"find": f"birthdate=like_{birthdate.isoformat()}"})
+    criteria = search_criteria(phone=phone, name=name, birthdate=birthdate, email=email)
+    if criteria.phone_digits is not None:
+        found = await phone_candidates(pms, criteria.phone_digits)
+    elif criteria.email is not None:
+        found = await _query(pms, {"email": criteria.email})
+    elif criteria.birthdate is not None:
+        found = await _query(pms, {"find": f"birthdate=like_{criteria.birthdate.isoformat()}"})
     else:
         found = []
-        for term in _name_variants(tokens):
+        for term in _name_variants(criteria.name_tokens):
             found.extend(await _query(pms, {"search": term}))
-    return [
-        p
-        for p in _unique(found)
-        if patient_matches(p, phone_digits=digits, name=name, birthdate=birthdate, email=email)
-    ]
+    return keep_matching(found, criteria)
 
 
 async def match(
@@ -120,12 +88,10 @@ async def match(
     birthdate: date | None = None,
 ) -> PatientMatch:
     """The caller's chart by phone, with birthdate and name as tie-breakers: one request."""
-    digits = _phone_digits(phone)
-    birthdate = validate_birthdate(birthdate)
-    for value, label in ((first_name, "first_name"), (last_name, "last_name")):
-        if value is not None and not isinstance(value, str):
-            raise InvalidArgumentError(f"{label} must be a string or None")
-    candidates = await phone_candidates(pms, digits)
-    return match_patients(
-        candidates, phone=digits, first_name=first_name, last_name=last_name, birthdate=birthdate
+    return await match_caller(
+        lambda digits: phone_candidates(pms, digits),
+        phone=phone,
+        first_name=first_name,
+        last_name=last_name,
+        birthdate=birthdate,
     )

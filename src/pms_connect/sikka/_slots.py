@@ -2,8 +2,9 @@
 
 Sikka fills ``appointments_available_slots`` only for OrthoTrac and Dolphin (and those PMSs accept a booking
 only at one of those slots), so for them the native openings are used. Everyone else gets slots computed by
-[pms_connect.scheduling][] from ``practice_schedule`` (practice, provider and operatory hours), the
-visible operatories, the active providers and the booked appointments.
+[pms_connect.slot_search][] from ``practice_schedule`` (practice, provider and operatory hours), the
+visible operatories, the active providers and the booked appointments. This module knows Sikka's rows
+only; the search itself is shared.
 
 Requests: providers, operatories and schedules are reference data, cached on the provider for its
 ``reference_ttl``; appointments are read for the whole window at once (one request per 5,000 rows), and
@@ -12,34 +13,17 @@ the cold-cache reads go out together. A warm search is one request.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from pms_connect import windows
-from pms_connect.errors import InvalidArgumentError, UnsupportedOperationError
-from pms_connect.models import Appointment, Operatory, Provider, ProviderKind, TimeSlot
-from pms_connect.scheduling import (
-    DEFAULT_GRID,
-    Block,
-    Hours,
-    WeeklyHours,
-    WorkingHours,
-    natural_order,
-    open_slots,
-    resolve_hours,
-    slots_from_openings,
-    validate_duration,
-    validate_grid,
-    validate_limit,
-)
+from pms_connect.models import Appointment, ProviderKind, TimeSlot
+from pms_connect.scheduling import DEFAULT_GRID, Block, Hours, PracticeHours, WeeklyHours
 from pms_connect.sikka import _wire as w
-from pms_connect.stores import SlotClaim
-from pms_connect.validation import check_optional_id
+from pms_connect.slot_search import SlotQuery, computed_slots, native_slots, slot_query
 
 if TYPE_CHECKING:
     from pms_connect.sikka.provider import SikkaProvider
@@ -58,45 +42,7 @@ _PROVIDER_TYPES = {"provider", "doctor", "dentist", "hygienist"}
 _OPERATORY_TYPES = {"operatory", "chair", "room"}
 
 
-# -- validation (before any request) ----------------------------------------------------------------------
-
-
-def _kinds(kinds: Iterable[ProviderKind | str] | None) -> frozenset[ProviderKind] | None:
-    if kinds is None:
-        return None
-    if isinstance(kinds, str | ProviderKind):
-        kinds = [kinds]
-    try:
-        chosen = frozenset(ProviderKind(k) for k in kinds)
-    except (ValueError, TypeError):
-        names = ", ".join(k.value for k in ProviderKind)
-        raise InvalidArgumentError(f"kinds must be ProviderKind values ({names})") from None
-    if not chosen:
-        raise InvalidArgumentError("kinds must name at least one ProviderKind (or be None for all)")
-    return chosen
-
-
 # -- schedules --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Schedules:
-    """The practice's ``practice_schedule`` rows, read into hours per level."""
-
-    practice: Hours | None
-    providers: dict[str, Hours] = field(default_factory=dict)
-    operatories: dict[str, Hours] = field(default_factory=dict)
-    rows: int = 0
-
-    @property
-    def reach_midnight(self) -> bool:
-        """Whether any hours run to midnight (or none are published): then a visit may start one day and
-        run into the next, and a list from a day must look at the day before."""
-        if self.rows == 0:
-            return True
-        levels = [self.practice] if self.practice is not None else []
-        levels += [*self.providers.values(), *self.operatories.values()]
-        return any(end == time(0) for hours in levels for weekly in hours.schedules for end in weekly.ends())
 
 
 def _lenient(parse: Any, value: Any) -> Any:
@@ -129,7 +75,7 @@ def _weekly(row: w.ScheduleRow) -> WeeklyHours:
     return WeeklyHours(days=days, effective=row.date.date() if row.date else None)
 
 
-def read_schedules(rows: Iterable[w.ScheduleRow], practice_id: str) -> Schedules:
+def read_schedules(rows: Iterable[w.ScheduleRow], practice_id: str) -> PracticeHours:
     """Group ``practice_schedule`` rows (all weeks, all resources) into [Hours][pms_connect.scheduling.Hours]
     per resource."""
     practice: list[WeeklyHours] = []
@@ -153,15 +99,15 @@ def read_schedules(rows: Iterable[w.ScheduleRow], practice_id: str) -> Schedules
     if unknown:
         # Slots are computed without these rows: say so, rather than offer times nobody works.
         logger.warning("practice_schedule rows of unknown resource_type were left out: %s", sorted(unknown))
-    return Schedules(
+    return PracticeHours(
         practice=Hours(practice) if practice else None,
         providers={k: Hours(v) for k, v in providers.items()},
         operatories={k: Hours(v) for k, v in operatories.items()},
-        rows=count,
+        published=count,
     )
 
 
-async def load_schedules(pms: SikkaProvider) -> Schedules:
+async def load_schedules(pms: SikkaProvider) -> PracticeHours:
     """Every week of every resource in one paged read (cached by the caller)."""
     params = {"practice_id": pms.practice_id, "fields": "get_all"}
     rows = await pms.client.pager(
@@ -210,9 +156,8 @@ def native_opening(row: NativeSlotRow, zone: ZoneInfo) -> TimeSlot | None:
     return TimeSlot(start=start, end=end, provider_id=row.provider_id, operatory=row.operatory)
 
 
-async def _native_openings(
-    pms: SikkaProvider, span: windows.Window, provider_id: str | None, operatory: str | None
-) -> list[TimeSlot]:
+async def _native_openings(pms: SikkaProvider, query: SlotQuery) -> list[TimeSlot]:
+    span, provider_id, operatory = query.span, query.provider_id, query.operatory
     params = {
         "practice_id": pms.practice_id,
         "startdate": span.first_day.isoformat(),
@@ -247,37 +192,6 @@ async def uses_native_slots(pms: SikkaProvider) -> bool:
 # -- the search -------------------------------------------------------------------------------------------
 
 
-def _candidates(
-    providers: list[Provider],
-    operatories: list[Operatory],
-    provider_id: str | None,
-    operatory: str | None,
-    kinds: frozenset[ProviderKind] | None,
-) -> tuple[list[str], list[str]]:
-    active = {p.id: p for p in providers if p.active}
-    if provider_id is not None and provider_id not in active:
-        raise InvalidArgumentError("provider_id is not an active provider of this practice")
-    visible = natural_order(o.id for o in operatories if not o.hidden)
-    if operatory is not None and operatory not in visible:
-        raise InvalidArgumentError("operatory is not a visible operatory of this practice")
-    chosen = [
-        p.id
-        for p in active.values()
-        if (provider_id is None or p.id == provider_id) and (kinds is None or p.kind in kinds)
-    ]
-    return natural_order(chosen), [operatory] if operatory is not None else visible
-
-
-def chair_preferences(appointments: Iterable[Appointment]) -> dict[str, list[str]]:
-    """Each provider's operatories, most booked first: where the practice usually seats that provider."""
-    counts: dict[str, dict[str, int]] = {}
-    for a in appointments:
-        if a.provider_id and a.operatory:
-            per = counts.setdefault(a.provider_id, {})
-            per[a.operatory] = per.get(a.operatory, 0) + 1
-    return {p: sorted(per, key=lambda o: (-per[o], o)) for p, per in counts.items()}
-
-
 async def find_slots(
     pms: SikkaProvider,
     *,
@@ -292,86 +206,23 @@ async def find_slots(
 ) -> list[TimeSlot]:
     """Open slots of ``duration`` in ``[start, end)`` (a date is that whole local day), in the practice's
     zone, sorted by time, then provider, then operatory; at most ``limit``."""
-    duration = validate_duration(duration)
-    limit = validate_limit(limit)
-    grid = validate_grid(grid)
-    wanted_kinds = _kinds(kinds)
-    provider_id = check_optional_id(provider_id, "provider_id")
-    operatory = check_optional_id(operatory, "operatory")
-    span = windows.window(start, end, pms.timezone)
-
-    if await uses_native_slots(pms):
-        providers, operatories, openings, held = await asyncio.gather(
-            pms.known_providers(),
-            pms.known_operatories(),
-            _native_openings(pms, span, provider_id, operatory),
-            pms.guard.held(),
-        )
-        provider_ids, operatory_ids = _candidates(providers, operatories, provider_id, operatory, wanted_kinds)
-        native = slots_from_openings(
-            openings,
-            start=span.start,
-            end=span.end,
-            duration=duration,
-            zone=pms.timezone,
-            providers=set(provider_ids),
-            operatories=set(operatory_ids),
-            not_before=pms.now(),
-            require_operatory=operatory is not None,
-            limit=None,
-        )
-        free = [s for s in native if not any(_clashes(h.claim, s) for h in held)]
-        return free if limit is None else free[:limit]
-
-    providers, operatories, schedules, booked = await asyncio.gather(
-        pms.known_providers(),
-        pms.known_operatories(),
-        pms.schedules(),
-        pms.appointments.list(start=span.start, end=span.end).all(),
-    )
-    # Times claimed by bookings in flight (this worker's or another's) are as taken as booked ones.
-    booked = booked + [_as_appointment(h.claim, pms.timezone) for h in await pms.guard.held(booked)]
-    provider_ids, operatory_ids = _candidates(providers, operatories, provider_id, operatory, wanted_kinds)
-    if schedules.rows == 0:
-        raise UnsupportedOperationError(
-            "the practice publishes no working hours (practice_schedule is empty); open slots cannot be computed"
-        )
-    hours = WorkingHours(
-        practice=schedules.practice,
-        providers=resolve_hours(schedules.practice, schedules.providers, provider_ids),
-        operatories=resolve_hours(schedules.practice, schedules.operatories, operatory_ids),
-    )
-    slots = open_slots(
-        start=span.start,
-        end=span.end,
+    query = slot_query(
+        start=start,
+        end=end,
         duration=duration,
         zone=pms.timezone,
-        hours=hours,
-        providers=provider_ids,
-        operatories=operatory_ids,
-        booked=booked,
-        not_before=pms.now(),
-        grid=grid,
-        preferences=chair_preferences(booked),
+        provider_id=provider_id,
+        operatory=operatory,
+        kinds=kinds,
         limit=limit,
+        grid=grid,
     )
-    logger.debug("find_slots: %d slots from %d appointments", len(slots), len(booked))
+    if await uses_native_slots(pms):
+        return await native_slots(pms, query, openings=lambda q: _native_openings(pms, q))
+
+    async def booked(span: windows.Window) -> list[Appointment]:
+        return await pms.appointments.list(start=span.start, end=span.end).all()
+
+    slots = await computed_slots(pms, query, hours=pms.schedules, booked=booked)
+    logger.debug("find_slots: %d slots", len(slots))
     return slots
-
-
-def _clashes(claim: SlotClaim, slot: TimeSlot) -> bool:
-    same = claim.provider_id == slot.provider_id or (
-        claim.operatory is not None and claim.operatory == slot.operatory
-    )
-    return same and claim.overlaps(slot.start, slot.end)
-
-
-def _as_appointment(claim: SlotClaim, zone: ZoneInfo) -> Appointment:
-    """A claim in flight, shaped as the appointment it will be, for the slot arithmetic."""
-    return Appointment(
-        id=f"claim:{claim.provider_id}:{claim.start.isoformat()}",
-        provider_id=claim.provider_id,
-        operatory=claim.operatory,
-        start=claim.start.astimezone(zone),
-        duration=claim.end - claim.start,
-    )

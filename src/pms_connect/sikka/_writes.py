@@ -2,7 +2,7 @@
 
 Every write goes the same way:
 
-1. every argument is checked ([pms_connect.validation][]) and the practice's PMS must accept the write,
+1. every argument is checked ([pms_connect.write_checks][]) and the practice's PMS must accept the write,
    before any request;
 2. its intent (kind, the full body, a marker) is recorded in the store's write journal; bookings and
    reschedules do this inside the booking guard, which checks the slot and claims it for every worker;
@@ -15,12 +15,11 @@ Every write goes the same way:
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Sequence
-from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from pms_connect import validation as v
 from pms_connect.errors import (
@@ -38,7 +37,6 @@ from pms_connect.models import (
     Capability,
     NewPatient,
     PaymentRequest,
-    ProviderKind,
     Writeback,
     WritebackKind,
     WritebackResult,
@@ -50,6 +48,18 @@ from pms_connect.sikka._client import parse_model, read_json
 from pms_connect.sikka._pms_rules import PmsRules
 from pms_connect.sikka._writebacks import parse_writeback_id
 from pms_connect.stores import JournalEntry, SlotClaim, new_entry_id
+from pms_connect.write_checks import (
+    NOTE_LENGTH,
+    check_booking,
+    check_new_patient,
+    check_payment,
+    check_reschedule,
+    default_provider,
+    future_start,
+    gather_checks,
+    require_active_provider,
+    require_capability,
+)
 from pms_connect.writeback import handle_from_entry
 
 if TYPE_CHECKING:
@@ -62,22 +72,6 @@ logger = logging.getLogger("pms_connect.sikka.writes")
 _DESCRIPTION_UNSAFE = re.compile(r"[^A-Za-z0-9 .,/\-]")
 #: The free-text field of each write that carries the journal entry's marker, where the write has one.
 MARKER_FIELDS: dict[str, str] = {"appointment": "note", "transaction": "note"}
-#: How far ahead an appointment may be booked, and how far back a payment may be dated.
-BOOKING_HORIZON = timedelta(days=3 * 366)
-PAYMENT_HISTORY = timedelta(days=366)
-_EARLIEST_BIRTHDATE = date(1900, 1, 1)
-_REASON_LENGTH = 500
-_NOTE_LENGTH = 500
-
-
-async def _together(*steps: Awaitable[Any]) -> list[Any]:
-    """Independent checks and reads at once; the first failure in the order given is raised, after every
-    step has finished (none is left running)."""
-    results = await asyncio.gather(*steps, return_exceptions=True)
-    for result in results:
-        if isinstance(result, BaseException):
-            raise result
-    return results
 
 
 def _clean_description(text: str | None, default: str) -> str:
@@ -93,36 +87,10 @@ class SikkaWrites:
     # -- checks ---------------------------------------------------------------------------------------
 
     async def _require(self, capability: Capability) -> None:
-        features = await self._pms.features()
-        if capability not in features.capabilities:
-            raise UnsupportedOperationError(
-                f"the practice's PMS ({features.pms_name or 'unknown'}) does not accept {capability.value}"
-            )
-
-    def _future_local(self, start: object, name: str) -> datetime:
-        local = v.check_local_time(start, name, self._pms.timezone)
-        now = self._pms.now()
-        if local <= now:
-            raise InvalidArgumentError(f"{name} must be in the future")
-        if local > now + BOOKING_HORIZON:
-            raise InvalidArgumentError(f"{name} is more than three years ahead")
-        return local
+        require_capability(await self._pms.features(), capability)
 
     async def _require_provider(self, provider_id: str) -> None:
-        providers = {p.id: p for p in await self._pms.known_providers()}
-        provider = providers.get(provider_id)
-        if provider is None:
-            raise InvalidArgumentError("unknown provider_id")
-        if not provider.active:
-            raise InvalidArgumentError("the provider is inactive")
-
-    async def _default_provider(self) -> str:
-        """Sikka requires a provider on a new patient: without one, the practice's first active dentist."""
-        providers = [p for p in await self._pms.known_providers() if p.active]
-        dentists = [p for p in providers if p.kind is ProviderKind.DENTIST]
-        if not (dentists or providers):
-            raise InvalidArgumentError("the practice has no active provider; pass provider_id")
-        return (dentists or providers)[0].id
+        require_active_provider(await self._pms.known_providers(), provider_id)
 
     async def _require_patient(self, patient_id: str, name: str = "patient_id") -> None:
         try:
@@ -149,16 +117,11 @@ class SikkaWrites:
     # -- writes ---------------------------------------------------------------------------------------
 
     async def book(self, request: BookingRequest) -> Writeback:
-        patient_id = v.check_id(request.patient_id, "patient_id")
-        provider_id = v.check_id(request.provider_id, "provider_id")
-        operatory = v.check_optional_id(request.operatory, "operatory")
-        duration = v.check_duration(request.duration)
-        reason = v.check_text(request.reason, "reason", max_length=_REASON_LENGTH) if request.reason else None
-        start = self._future_local(request.start, "start")
-        end = elapsed_after(start, duration)
+        checked = check_booking(request, zone=self._pms.timezone, now=self._pms.now())
+        patient_id, provider_id, start, end = checked.patient_id, checked.provider_id, checked.start, checked.end
         # One round trip for every check and the slot's appointments (the patient's chart is the one read
-        # not cached): a caller on the phone waits for each sequential one.
-        _, rules, _, _, booked = await _together(
+        # not cached).
+        _, rules, _, _, booked = await gather_checks(
             self._require(Capability.BOOK_APPOINTMENT),
             self._pms.pms_rules(),
             self._require_provider(provider_id),
@@ -174,8 +137,8 @@ class SikkaWrites:
             "operatory": "",
             "date": start.strftime("%Y-%m-%d"),
             "time": start.strftime("%H:%M"),
-            "length": str(int(duration.total_seconds() // 60)),
-            "description": _clean_description(reason, "Appointment"),
+            "length": str(int(checked.duration.total_seconds() // 60)),
+            "description": _clean_description(checked.reason, "Appointment"),
             "note": entry_id,
             **extra,
         }
@@ -191,7 +154,7 @@ class SikkaWrites:
             "appointment",
             body,
             provider_id=provider_id,
-            operatory=operatory,
+            operatory=checked.operatory,
             start=start,
             end=end,
             moves=None,
@@ -208,26 +171,27 @@ class SikkaWrites:
         provider_id: str | None = None,
         operatory: str | None = None,
     ) -> Writeback:
-        appointment_id = v.check_id(appointment_id, "appointment_id")
-        provider_id = v.check_optional_id(provider_id, "provider_id")
-        operatory = v.check_optional_id(operatory, "operatory")
-        if start is None and duration is None and provider_id is None and operatory is None:
-            raise InvalidArgumentError("give at least one of start, duration, provider_id, operatory")
-        if duration is not None:
-            v.check_duration(duration)
-        if start is not None:
-            self._future_local(start, "start")
+        pms = self._pms
+        change = check_reschedule(
+            appointment_id,
+            start=start,
+            duration=duration,
+            provider_id=provider_id,
+            operatory=operatory,
+            zone=pms.timezone,
+            now=pms.now(),
+        )
         await self._require(Capability.RESCHEDULE_APPOINTMENT)
-        current = await self._pms.appointments.get(appointment_id)
+        current = await pms.appointments.get(change.appointment_id)
         if current.cancelled:
             raise InvalidArgumentError("the appointment is cancelled; book a new one instead")
-        new_start = self._future_local(start or current.start, "start")
-        new_duration = duration or current.duration
-        new_provider = provider_id or current.provider_id
+        new_start = change.start or future_start(current.start, "start", pms.timezone, pms.now())
+        new_duration = change.duration or current.duration
+        new_provider = change.provider_id or current.provider_id
         if new_provider is None:
             raise InvalidArgumentError("the appointment has no provider; pass provider_id")
         end = elapsed_after(new_start, new_duration)
-        _, booked = await _together(self._require_provider(new_provider), self._booked(new_start, end))
+        _, booked = await gather_checks(self._require_provider(new_provider), self._booked(new_start, end))
         body = {
             "practice_id": self._pms.practice_id,
             "date": new_start.strftime("%Y-%m-%d"),
@@ -243,7 +207,7 @@ class SikkaWrites:
             f"appointments/{current.id}",
             body,
             provider_id=new_provider,
-            operatory=operatory or current.operatory,
+            operatory=change.operatory or current.operatory,
             start=new_start,
             end=end,
             moves=current.id,
@@ -255,7 +219,7 @@ class SikkaWrites:
         """``to`` is "cancel" or "confirm"; the value sent is the practice's own legal status."""
         appointment_id = v.check_id(appointment_id, "appointment_id")
         if note is not None:
-            v.check_text(note, "reason", max_length=_NOTE_LENGTH)
+            v.check_text(note, "reason", max_length=NOTE_LENGTH)
         await self._require(Capability.CHANGE_APPOINTMENT_STATUS)
         current = await self._pms.appointments.get(appointment_id)
         value = await self._pms.status_value(to)
@@ -282,17 +246,7 @@ class SikkaWrites:
         return await self._record_and_send(entry)
 
     async def create_patient(self, patient: NewPatient) -> Writeback:
-        first = v.check_name(patient.first_name, "first_name")
-        last = v.check_name(patient.last_name, "last_name")
-        today = self._pms.today()
-        birthdate = (
-            v.check_date(patient.birthdate, "birthdate", earliest=_EARLIEST_BIRTHDATE, latest=today)
-            if patient.birthdate is not None
-            else None
-        )
-        cell = v.check_phone(patient.cell_phone, "cell_phone") if patient.cell_phone is not None else None
-        email = v.check_email(patient.email) if patient.email is not None else None
-        provider_id = v.check_optional_id(patient.provider_id, "provider_id")
+        new = check_new_patient(patient, today=self._pms.today())
         await self._require(Capability.CREATE_PATIENT)
         rules = await self._pms.pms_rules()
         if rules.per_patient_fields:
@@ -301,36 +255,32 @@ class SikkaWrites:
                 "which this SDK's NewPatient does not carry"
             )
         extra = self._practice_fields(rules.patient_fields, rules, "a new patient")
-        provider_id = provider_id or await self._default_provider()
+        # Sikka requires a provider on a new patient: without one, the practice's first active dentist.
+        provider_id = new.provider_id or default_provider(await self._pms.known_providers())
         await self._require_provider(provider_id)
         body = {
-            "firstname": first,
-            "lastname": last,
+            "firstname": new.first_name,
+            "lastname": new.last_name,
             "provider_id": provider_id,
             "practice_id": self._pms.practice_id,
             **extra,
         }
         optional = {
-            "birthdate": birthdate.strftime("%Y-%m-%d") if birthdate else None,
-            "cell": cell,
-            "email": email,
+            "birthdate": new.birthdate.strftime("%Y-%m-%d") if new.birthdate else None,
+            "cell": new.cell_phone,
+            "email": new.email,
         }
         body.update({k: val for k, val in optional.items() if val})
         entry = self._entry(new_entry_id(), WritebackKind.CREATE_PATIENT, "POST", "patient", body, deadline=None)
         return await self._record_and_send(entry)
 
     async def post_payment(self, payment: PaymentRequest) -> Writeback:
-        patient_id = v.check_id(payment.patient_id, "patient_id")
-        amount = v.check_amount(payment.amount)
-        payment_type = v.check_id(payment.payment_type, "payment_type")
-        provider_id = v.check_optional_id(payment.provider_id, "provider_id")
-        guarantor_id = v.check_optional_id(payment.guarantor_id, "guarantor_id")
-        note = v.check_text(payment.note, "note", max_length=_NOTE_LENGTH) if payment.note is not None else None
-        today = self._pms.today()
-        day = (
-            v.check_date(payment.date, "date", earliest=today - PAYMENT_HISTORY, latest=today)
-            if payment.date is not None
-            else today
+        paid = check_payment(payment, today=self._pms.today())
+        patient_id, payment_type, provider_id, guarantor_id = (
+            paid.patient_id,
+            paid.payment_type,
+            paid.provider_id,
+            paid.guarantor_id,
         )
         await self._require(Capability.POST_PAYMENT)
         types = await self._pms.payment_types()
@@ -350,7 +300,7 @@ class SikkaWrites:
         if guarantor_id is not None and guarantor_id != own_guarantor:
             raise InvalidArgumentError("guarantor_id is not the patient's guarantor")
         entry_id = new_entry_id()
-        cleaned = _clean_description(note, "") if note else ""
+        cleaned = _clean_description(paid.note, "") if paid.note else ""
         body = {
             "patient_id": patient.id,
             "guarantor_id": own_guarantor,
@@ -358,8 +308,8 @@ class SikkaWrites:
             "procedure_code": payment_type,
             "procedure_description": description,
             # A credit on the ledger: Sikka's documented example posts a cash payment as "-39.30".
-            "amount": f"-{amount:.2f}" if self._pms.negative_payments else f"{amount:.2f}",
-            "transaction_date": day.strftime("%Y-%m-%d"),
+            "amount": f"-{paid.amount:.2f}" if self._pms.negative_payments else f"{paid.amount:.2f}",
+            "transaction_date": paid.date.strftime("%Y-%m-%d"),
             "practice_id": self._pms.practice_id,
             "note": f"{cleaned[:39]} {entry_id}" if cleaned else entry_id,  # the marker always survives
         }

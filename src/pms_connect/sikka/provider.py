@@ -3,19 +3,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar
 
 import httpx
 
 from pms_connect import windows
 from pms_connect.clock import Clock
-from pms_connect.errors import InvalidArgumentError, NotFoundError, PmsError, UnsupportedOperationError
+from pms_connect.errors import InvalidArgumentError, NotFoundError, PmsError
 from pms_connect.http import RetryPolicy
 from pms_connect.models import Capability, ConnectionCheck, FeatureSet, Operatory, Provider
 from pms_connect.ratelimit import RateLimit, RateLimiter
@@ -31,7 +30,7 @@ from pms_connect.sikka._resources import (
     Practices,
     Providers,
 )
-from pms_connect.sikka._slots import Schedules, load_schedules
+from pms_connect.sikka._slots import load_schedules
 from pms_connect.sikka._writebacks import SikkaWritebackSource
 from pms_connect.sikka._writes import SikkaWrites
 from pms_connect.sikka.credentials import SikkaCredentials
@@ -39,6 +38,9 @@ from pms_connect.sikka.credentials import SikkaCredentials
 if TYPE_CHECKING:
     from pms_connect.protocol import PmsProvider
 from pms_connect.booking import BookingGuard
+from pms_connect.reference import ReferenceCache
+from pms_connect.scheduling import PracticeHours
+from pms_connect.statuses import practice_status
 from pms_connect.stores import MemoryStore, Store
 from pms_connect.validation import check_id, check_text
 from pms_connect.writeback import BoundWritebacks, PollSchedule, WritebackPoller
@@ -177,11 +179,9 @@ class SikkaProvider:
             for k, v in (pms_fields or {}).items()
         }
         """The practice's values for the fields its PMS requires on a write, checked."""
-        self.reference_ttl = reference_ttl
-        """How long reference data (providers, chairs, statuses, features, the practice) is cached."""
-        self._practice_info: tuple[float, PracticeInfo] | None = None
-        self._reference: dict[str, tuple[float, Any]] = {}
-        self._loading: dict[str, asyncio.Future[Any]] = {}
+        self.reference = ReferenceCache(self.clock, reference_ttl)
+        """The [ReferenceCache][pms_connect.reference.ReferenceCache] of providers, chairs, hours, statuses,
+        features and the practice itself."""
         self.practices = Practices(self)
         """[Practices][pms_connect.sikka._resources.Practices]: the practices the credentials reach."""
         self.providers = Providers(self)
@@ -268,59 +268,37 @@ class SikkaProvider:
         return matches[0] if matches else None
 
     async def practice_info(self, *, refresh: bool = False) -> PracticeInfo:
-        """The practice's name, ``cust_id`` and PMS, cached for ``reference_ttl``."""
-        cached = self._practice_info
-        ttl = self.reference_ttl.total_seconds()
-        if cached is not None and not refresh and self.clock.monotonic() - cached[0] < ttl:
-            return cached[1]
+        """The practice's name, ``cust_id`` and PMS, cached with the reference data."""
+        return await self.reference.get("practice", self._read_practice_info, refresh=refresh)
+
+    async def _read_practice_info(self) -> PracticeInfo:
         params = {"practice_id": self.practice_id}
         rows = (await self.client.fetch_page("practices", params, w.PracticeRow, index=0, page_size=1)).rows
         summary = self.client.summary("GET", "practices")
         if not rows:
             raise NotFoundError("the practice id is not known to this office", request=summary, status_code=204)
         authorized = await self._authorized_practice()
-        info = PracticeInfo(
+        return PracticeInfo(
             practice_id=rows[0].practice_id,
             name=rows[0].name,
             cust_id=rows[0].cust_id,
             pms_name=authorized.practice_management_system if authorized else None,
             pms_version=authorized.practice_management_system_version if authorized else None,
         )
-        self._practice_info = (self.clock.monotonic(), info)
-        return info
 
     async def _cached(self, name: str, load: Callable[[], Awaitable[T]]) -> T:
-        """Reference data (providers, operatories, statuses, features) cached for ``reference_ttl``. Callers
-        arriving while it loads share the one request (a cold slot search and the list it runs both need the
-        schedules)."""
-        entry = self._reference.get(name)
-        if entry is not None and self.clock.monotonic() - entry[0] < self.reference_ttl.total_seconds():
-            return cast(T, entry[1])
-        loading = self._loading.get(name)
-        if loading is None:
-            loading = self._loading[name] = asyncio.ensure_future(self._load(name, load))
-        # shield: one caller giving up (a timeout) does not cancel the read the others wait for.
-        return cast(T, await asyncio.shield(loading))
-
-    async def _load(self, name: str, load: Callable[[], Awaitable[T]]) -> T:
-        try:
-            value = await load()
-            self._reference[name] = (self.clock.monotonic(), value)
-            return value
-        finally:
-            self._loading.pop(name, None)
+        return await self.reference.get(name, load)
 
     def clear_cache(self) -> None:
         """Forget cached reference data (after the practice changes providers, operatories or schedules)."""
-        self._reference.clear()
-        self._practice_info = None
+        self.reference.clear()
 
     async def known_providers(self) -> list[Provider]:
         """Every provider of the practice, cached for ``reference_ttl``: slot searches and writes check ids
         against it without a request each time."""
         return await self._cached("providers", self.providers.list().all)
 
-    async def schedules(self) -> Schedules:
+    async def schedules(self) -> PracticeHours:
         """The practice's working hours (``practice_schedule``), cached for ``reference_ttl``."""
         return await self._cached("practice_schedule", lambda: load_schedules(self))
 
@@ -369,25 +347,9 @@ class SikkaProvider:
 
     async def status_value(self, meaning: str) -> str:
         """The practice's own status for ``meaning`` ("cancel" or "confirm"): ``status_values`` when given
-        (it must be one of the practice's legal values), else the legal value whose name says so."""
-        if meaning not in ("cancel", "confirm"):
-            raise ValueError(f"unknown status meaning {meaning!r}")
-        values = await self.appointment_status_values()
-        chosen = self.status_values.get(meaning)
-        if chosen is not None:
-            if values and chosen not in values:
-                raise InvalidArgumentError(f"status_values[{meaning!r}] is not one of the practice's statuses")
-            return chosen
-        lowered = [(v, v.lower()) for v in values]
-        if meaning == "cancel":
-            picks = [v for v, low in lowered if "cancel" in low] or [v for v, low in lowered if "broke" in low]
-        else:
-            picks = [v for v, low in lowered if "confirm" in low and "unconfirm" not in low]
-        if not picks:
-            raise UnsupportedOperationError(
-                f"no appointment status of the practice means {meaning!r}; name it with status_values="
-            )
-        return picks[0]
+        (it must be one of the practice's legal values), else the legal value whose name says so
+        ([practice_status][pms_connect.statuses.practice_status])."""
+        return practice_status(meaning, await self.appointment_status_values(), named=self.status_values)
 
     async def test_connection(self) -> ConnectionCheck:
         """Authenticate, then read the practice; never raises. ``latency_ms`` is the whole check's time."""
