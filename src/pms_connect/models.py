@@ -124,8 +124,8 @@ class Practice(_Model):
     name: str
     pms_name: str | None = None
     """The practice's PMS, when the provider reports it with the practice."""
-    office_id: str | None = None
-    """The provider's account id of the office the practice belongs to (Sikka: ``office_id``)."""
+    account_id: str | None = None
+    """The PMS-side account the practice belongs to, where the provider has one (Sikka: the office id)."""
 
 
 class ProviderKind(str, enum.Enum):

@@ -147,8 +147,8 @@ async def test_practices_list_parses_rows_into_practices(sikka, provider):
     practices = await provider.practices.list().all()
 
     assert practices == [
-        Practice(id="1", name="Cedar Mountain Dental"),
-        Practice(id="1-1", name=""),
+        Practice(id="1", name="Cedar Mountain Dental", account_id="D20006"),
+        Practice(id="1-1", name="", account_id="D20006"),
     ]
 
 

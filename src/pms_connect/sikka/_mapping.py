@@ -48,8 +48,8 @@ def provider_kind(provider_type: str | None, specialty: str | None) -> ProviderK
     return ProviderKind.OTHER
 
 
-def practice(row: w.PracticeRow, *, pms_name: str | None = None, office_id: str | None = None) -> Practice:
-    return Practice(id=row.practice_id, name=row.name or "", pms_name=pms_name, office_id=office_id)
+def practice(row: w.PracticeRow, *, office_id: str | None = None) -> Practice:
+    return Practice(id=row.practice_id, name=row.name or "", account_id=office_id)
 
 
 def provider(row: w.ProviderRow) -> Provider:

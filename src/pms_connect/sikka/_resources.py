@@ -64,8 +64,16 @@ class Practices(_Resource):
     """``pms.practices`` at Sikka ([PracticesResource][pms_connect.protocol.PracticesResource])."""
 
     def list(self) -> AsyncPager[Practice]:
-        """Every practice of the office the credentials name (Sikka's ``practices``)."""
-        return self.pms.client.pager("practices", {}, w.PracticeRow, m.practice, page_size=self.pms.page_size)
+        """Every practice of the office the credentials name (Sikka's ``practices``), with the office as
+        ``account_id``."""
+        office = self.pms.credentials.office_id
+        return self.pms.client.pager(
+            "practices",
+            {},
+            w.PracticeRow,
+            lambda row: m.practice(row, office_id=office),
+            page_size=self.pms.page_size,
+        )
 
 
 class Providers(_Resource):
