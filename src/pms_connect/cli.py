@@ -2,11 +2,17 @@
 
 ``demo`` is the README's main job: it runs the SDK against the embedded sandbox, offline, in virtual time
 (so a writeback that takes the practice 90 seconds completes at once). ``check`` is the scripted
-connection test for real credentials; ``sandbox`` serves the fake Sikka on loopback.
+connection test for real credentials; ``sandbox`` serves the provider's fake on loopback.
 
-A user's mistake (a bad flag value, missing credentials) prints one line on stderr and exits 2; a failed
-check or demo exits 1; Ctrl-C exits 130. ``sikka_settings()`` reads the ``PMS_CONNECT_SIKKA_*`` variables
-for ``check`` and for scripts such as ``examples/connection_test.py``.
+``check``, ``demo`` and ``sandbox`` take ``--provider NAME`` (default: ``sikka``). The providers are the
+entries of a small registry (``_cli_providers``: ``register_provider``, ``CliProvider``): an entry builds
+its provider and sandboxes from its settings (its ``PMS_CONNECT_<PROVIDER>_*`` variables, or ``check``'s
+flags); past that, the commands use the provider-neutral [PmsProvider][pms_connect.protocol.PmsProvider]
+only.
+
+A user's mistake (a bad flag value, missing credentials, an unknown provider) prints one line on stderr and
+exits 2; a failed check or demo exits 1; Ctrl-C exits 130. ``sikka_settings()`` reads the
+``PMS_CONNECT_SIKKA_*`` variables as ``check`` does, for scripts such as ``examples/connection_test.py``.
 """
 
 from __future__ import annotations
@@ -14,29 +20,54 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from pms_connect import __version__
+from pms_connect._cli_providers import (
+    DEFAULT_PROVIDER,
+    CliProvider,
+    LocalSandbox,
+    SandboxOptions,
+    Setting,
+    Settings,
+    SikkaSettings,
+    Target,
+    get_provider,
+    provider_names,
+    register_provider,
+    registered_providers,
+    sikka_settings,
+    unregister_provider,
+)
 from pms_connect.errors import InvalidArgumentError, PmsError
-from pms_connect.models import ConnectionCheck, FeatureSet, MatchStatus, ProviderKind
+from pms_connect.models import ConnectionCheck, FeatureSet, MatchStatus, Patient, ProviderKind
 
 if TYPE_CHECKING:
-    import httpx
     from rich.console import Console
 
-    from pms_connect.sikka import SikkaCredentials, SikkaProvider
+    from pms_connect.protocol import PmsProvider
 
-__all__ = ["SikkaSettings", "main", "sikka_settings"]
-
-ENV_PREFIX = "PMS_CONNECT_SIKKA_"
-_CREDENTIAL_FIELDS = ("app_id", "app_key", "office_id", "secret_key", "practice_id")
-_SETTINGS = (*_CREDENTIAL_FIELDS, "timezone", "base_url")
-DEFAULT_TIMEZONE = "America/Chicago"
+__all__ = [
+    "DEFAULT_PROVIDER",
+    "CliProvider",
+    "LocalSandbox",
+    "SandboxOptions",
+    "Setting",
+    "Settings",
+    "SikkaSettings",
+    "Target",
+    "build_parser",
+    "get_provider",
+    "main",
+    "provider_names",
+    "register_provider",
+    "registered_providers",
+    "sikka_settings",
+    "unregister_provider",
+]
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -53,111 +84,16 @@ def _console(no_color: bool, file: TextIO | None = None) -> Console:
     return console
 
 
-def _sandbox_class() -> Any:
-    try:
-        from pms_connect.testing import SikkaSandbox
-    except ImportError as exc:  # its message names the extra to install
-        raise PmsError(str(exc)) from None
-    return SikkaSandbox
-
-
 def _report(command: str, message: str) -> None:
     """The one line on stderr that every failure prints."""
     print(f"pms-connect {command}: error: {message}", file=sys.stderr)
 
 
-# -- settings ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SikkaSettings:
-    """What a Sikka connection needs besides code: credentials, the practice's time zone, the base URL."""
-
-    credentials: SikkaCredentials
-    timezone: str
-    base_url: str
-
-    @property
-    def host(self) -> str:
-        """The base URL's host and port: all that a message shows of it (no credentials, path or query)."""
-        import httpx
-
-        return httpx.URL(self.base_url).netloc.decode("ascii")
-
-    def provider(self, **kwargs: Any) -> SikkaProvider:
-        """A ``SikkaProvider`` for these settings; ``kwargs`` go to it as they are."""
-        from pms_connect.sikka import SikkaProvider
-
-        return SikkaProvider(self.credentials, timezone=self.timezone, base_url=self.base_url, **kwargs)
-
-
-def sikka_settings(
-    given: Mapping[str, str | None] | None = None, *, environ: Mapping[str, str] | None = None
-) -> SikkaSettings:
-    """The settings from ``given`` values (``pms-connect check``'s flags: ``app_id``, ..., ``timezone``,
-    ``base_url``), else the ``PMS_CONNECT_SIKKA_*`` environment variables, else the defaults (practice 1,
-    America/Chicago, Sikka's production URL). Raises ``InvalidArgumentError`` for missing credentials, an
-    unknown time zone or a base URL that is not a URL."""
-    given = given or {}
-    environ = os.environ if environ is None else environ
-    return SikkaSettings(_credentials(given, environ), _timezone(given, environ), _base_url(given, environ))
-
-
-def _setting(name: str, given: Mapping[str, str | None], environ: Mapping[str, str]) -> str | None:
-    return given.get(name) or environ.get(ENV_PREFIX + name.upper()) or None
-
-
-def _credentials(given: Mapping[str, str | None], environ: Mapping[str, str]) -> SikkaCredentials:
-    from pydantic import ValidationError
-
-    from pms_connect.sikka import SikkaCredentials
-
-    values = {name: value for name in _CREDENTIAL_FIELDS if (value := _setting(name, given, environ))}
-    missing = [n for n in _CREDENTIAL_FIELDS[:4] if n not in values]
-    if missing:
-        env = ", ".join(ENV_PREFIX + n.upper() for n in missing)
-        flags = " ".join(f"--{n.replace('_', '-')}" for n in missing)
-        raise InvalidArgumentError(f"missing credentials: set {env} (pms-connect check also takes {flags})")
-    try:
-        return SikkaCredentials(**values)
-    except ValidationError as exc:
-        fields = ", ".join(str(e["loc"][0]) for e in exc.errors())
-        raise InvalidArgumentError(f"invalid credentials: {fields}") from None
-
-
-def _timezone(given: Mapping[str, str | None], environ: Mapping[str, str]) -> str:
-    from pms_connect.windows import resolve_zone
-
-    zone = _setting("timezone", given, environ) or DEFAULT_TIMEZONE
-    resolve_zone(zone)  # an unknown zone raises InvalidArgumentError naming it
-    return zone
-
-
-def _base_url(given: Mapping[str, str | None], environ: Mapping[str, str]) -> str:
-    import httpx
-
-    from pms_connect.sikka import DEFAULT_BASE_URL
-
-    url = _setting("base_url", given, environ) or DEFAULT_BASE_URL
-    try:
-        parsed = httpx.URL(url)
-    except httpx.InvalidURL:
-        parsed = None
-    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
-        # Not echoed: a mistyped URL may hold a credential.
-        raise InvalidArgumentError(
-            f"the base URL (--base-url or {ENV_PREFIX}BASE_URL) is not a URL like https://host/v4"
-        )
-    return url
-
-
 # -- check ------------------------------------------------------------------------------------------------
 
 
-async def _run_check(
-    settings: SikkaSettings, transport: httpx.AsyncBaseTransport | None
-) -> tuple[ConnectionCheck, FeatureSet | None, int | None]:
-    async with settings.provider(transport=transport) as pms:
+async def _run_check(target: Target) -> tuple[ConnectionCheck, FeatureSet | None, int | None]:
+    async with target.provider() as pms:
         check = await pms.test_connection()
         if not check.ok:
             return check, None, None
@@ -169,27 +105,33 @@ async def _run_check(
     return check, features, providers
 
 
-def _check_target(args: argparse.Namespace) -> tuple[SikkaSettings, httpx.AsyncBaseTransport | None]:
-    """The settings ``check`` connects with, and the transport (the embedded sandbox's, for --sandbox)."""
-    given = {name: getattr(args, name) for name in _SETTINGS}
-    if not args.sandbox:
-        return sikka_settings(given), None
-    sandbox = _sandbox_class()(seed=args.seed, timezone=_timezone(given, os.environ))
-    # With credential flags, check those credentials against the sandbox (e.g. to see a refusal).
-    flagged = any(given[name] for name in _CREDENTIAL_FIELDS)
-    credentials = _credentials(given, os.environ) if flagged else sandbox.credentials
-    return SikkaSettings(credentials, sandbox.timezone, sandbox.base_url), sandbox.transport
+def _setting_names() -> list[str]:
+    """Every registered provider's settings, once each: ``check``'s flags."""
+    return list(dict.fromkeys(s.name for entry in registered_providers() for s in entry.settings))
 
 
-def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
-    settings, transport = _check_target(args)
-    check, features, providers = asyncio.run(_run_check(settings, transport))
+def _check_settings(args: argparse.Namespace, entry: CliProvider) -> Settings:
+    """The selected provider's settings from ``check``'s flags (and its variables); a flag of another
+    provider is a usage error rather than silently ignored."""
+    own = {s.name for s in entry.settings}
+    given = {name: getattr(args, name, None) for name in _setting_names()}
+    foreign = [name for name, value in given.items() if value and name not in own]
+    if foreign:
+        flags = ", ".join("--" + name.replace("_", "-") for name in foreign)
+        raise InvalidArgumentError(f"{flags}: not a setting of --provider {entry.name}")
+    return Settings(entry, {name: value for name, value in given.items() if name in own})
+
+
+def cmd_check(args: argparse.Namespace, entry: CliProvider, out: TextIO) -> int:
+    settings = _check_settings(args, entry)
+    target = entry.sandbox_target(settings, seed=args.seed) if args.sandbox else entry.target(settings)
+    check, features, providers = asyncio.run(_run_check(target))
     capabilities = sorted(c.value for c in features.capabilities) if features else []
     if args.json:
         payload = {
             "ok": check.ok,
-            "host": settings.host,
-            "timezone": settings.timezone,
+            "host": target.host,
+            "timezone": target.timezone,
             "practice_name": check.practice_name,
             "pms_name": check.pms_name,
             "latency_ms": check.latency_ms,
@@ -199,15 +141,15 @@ def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
         }
         out.write(json.dumps(payload) + "\n")
     if not check.ok:
-        _report(args.command, f"the connection check of {settings.host} failed: {check.error}")
+        _report(args.command, f"the connection check of {target.host} failed: {check.error}")
         return EXIT_FAILED
     if not args.json:
         console = _console(args.no_color, out)
         console.print(
-            f"[green]Connected[/green] to {check.practice_name} ({check.pms_name}) at {settings.host} "
+            f"[green]Connected[/green] to {check.practice_name} ({check.pms_name}) at {target.host} "
             f"in {check.latency_ms} ms"
         )
-        console.print(f"Time zone: {settings.timezone}")
+        console.print(f"Time zone: {target.timezone}")
         console.print("Capabilities: " + ", ".join(capabilities))
         console.print(f"Providers: {providers}")
     return 0
@@ -221,16 +163,16 @@ def _masked(first: str, last: str) -> str:
     return f"{first} {last[:1]}." if last else first
 
 
-async def _demo(console: Console, seed: int) -> int:
+async def _demo(console: Console, entry: CliProvider, seed: int) -> int:
     from rich.table import Table
 
     from pms_connect.models import BookingRequest
-    from pms_connect.testing.clock import FakeClock
+    from pms_connect.testing import FakeClock
 
     clock = FakeClock(start=datetime.now(timezone.utc).replace(microsecond=0))
-    sandbox = _sandbox_class()(seed=seed, clock=clock)
-    console.rule("pms_connect demo: the embedded Sikka sandbox (offline, virtual time)")
-    async with sandbox.provider() as pms:
+    provider = entry.demo_provider(seed=seed, clock=clock)
+    console.rule(f"pms_connect demo: the embedded {entry.label} sandbox (offline, virtual time)")
+    async with provider as pms:
         check = await pms.test_connection()
         if not check.ok:
             raise PmsError(f"the connection check failed: {check.error}")
@@ -298,9 +240,9 @@ async def _demo(console: Console, seed: int) -> int:
             )
         )
         if handle.acknowledged:
-            console.print(f"6. Booking sent: Sikka queued it as writeback {handle.writeback_id}")
+            console.print(f"6. Booking sent: {entry.label} queued it as writeback {handle.writeback_id}")
         else:
-            console.print("6. Booking sent, its answer lost: following it in Sikka's writeback log")
+            console.print(f"6. Booking sent, its answer lost: following it in {entry.label}'s writeback log")
         started = clock.now()
         waiting = asyncio.ensure_future(pms.writebacks.wait(handle, timeout=600))
         with console.status("   waiting for the practice to apply it") as status:
@@ -322,69 +264,51 @@ async def _demo(console: Console, seed: int) -> int:
     return 0
 
 
-async def _a_caller(pms: SikkaProvider) -> Any:
+async def _a_caller(pms: PmsProvider) -> Patient | None:
     """A patient with a cell phone, preferring one who shares the phone with a household member."""
     page = await pms.patients.list()
     with_phone = [p for p in page.items if p.cell_phone and p.birthdate]
-    by_phone: dict[str, list[Any]] = {}
+    by_phone: dict[str, list[Patient]] = {}
     for p in with_phone:
         by_phone.setdefault("".join(c for c in p.cell_phone or "" if c.isdigit())[-10:], []).append(p)
     shared = [group[0] for group in by_phone.values() if len(group) > 1]
-    return (shared or with_phone or [None])[0]
+    candidates = shared or with_phone
+    return candidates[0] if candidates else None
 
 
-def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
-    return asyncio.run(_demo(_console(args.no_color, out), args.seed))
+def cmd_demo(args: argparse.Namespace, entry: CliProvider, out: TextIO) -> int:
+    return asyncio.run(_demo(_console(args.no_color, out), entry, args.seed))
 
 
 # -- sandbox ----------------------------------------------------------------------------------------------
 
 
-def cmd_sandbox(args: argparse.Namespace, out: TextIO) -> int:
+def cmd_sandbox(args: argparse.Namespace, entry: CliProvider, out: TextIO) -> int:
     import contextlib
     import shlex
 
     if args.writeback_delay < 0:
         raise InvalidArgumentError("--writeback-delay must not be negative")
-    sandbox = _sandbox_class()(
-        seed=args.seed,
-        writeback_delay=timedelta(seconds=args.writeback_delay),
-        reject_overlaps=args.reject_overlaps,
+    local = entry.local_sandbox(
+        SandboxOptions(
+            host=args.host,
+            port=args.port,
+            seed=args.seed,
+            writeback_delay=timedelta(seconds=args.writeback_delay),
+            reject_overlaps=args.reject_overlaps,
+        )
     )
-    creds = sandbox.credentials
-    host = f"[{args.host}]" if ":" in args.host else args.host
-    root = f"http://{host}:{args.port}"
-    base_url = f"{root}/v4"
+    width = max([11, *(len(label) for label, _ in local.details)])
     out.write(
-        "Sikka sandbox on loopback. It accepts these demo credentials (they open nothing real):\n"
-        f"  base_url    {base_url}\n"
-        f"  app_id      {creds.app_id}\n"
-        f"  app_key     {creds.app_key.get_secret_value()}\n"
-        f"  office_id   {creds.office_id}\n"
-        f"  secret_key  {creds.secret_key.get_secret_value()}\n"
-        f"  practice_id {creds.practice_id}\n"
-        f"  timezone    {sandbox.timezone}\n"
-    )
-    overlaps = "refused (--reject-overlaps)" if args.reject_overlaps else "accepted"
-    exports = {
-        "APP_ID": creds.app_id,
-        "APP_KEY": creds.app_key.get_secret_value(),
-        "OFFICE_ID": creds.office_id,
-        "SECRET_KEY": creds.secret_key.get_secret_value(),
-        "PRACTICE_ID": creds.practice_id,
-        "TIMEZONE": sandbox.timezone,
-        "BASE_URL": base_url,
-    }
-    out.write(
-        f"  writebacks  complete {args.writeback_delay:g} s after submission; overlapping bookings {overlaps}\n"
-        f"  control     {root}/_sandbox  (faults, request log, writebacks, world; loopback clients only)\n"
-        "\nFor `pms-connect check` and your own code, paste:\n"
-        + "".join(f"export {ENV_PREFIX}{name}={shlex.quote(value)}\n" for name, value in exports.items())
+        f"{entry.label} sandbox on loopback. It accepts these demo credentials (they open nothing real):\n"
+        + "".join(f"  {label:<{width}} {value}\n" for label, value in local.details)
+        + f"\nFor `{entry.check_command}` and your own code, paste:\n"
+        + "".join(f"export {entry.variable(name)}={shlex.quote(value)}\n" for name, value in local.exports.items())
         + "\nCtrl-C stops the sandbox.\n"
     )
     out.flush()
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: uvicorn stopped gracefully; no traceback
-        sandbox.serve(host=args.host, port=args.port)
+        local.serve()
     out.write("Sandbox stopped.\n")
     return 0
 
@@ -392,30 +316,88 @@ def cmd_sandbox(args: argparse.Namespace, out: TextIO) -> int:
 # -- parser -----------------------------------------------------------------------------------------------
 
 
+def _providers_help(*, variables: bool) -> str:
+    """The ``--help`` epilog: each provider, and with ``variables`` its environment variables."""
+    lines = [f"providers (--provider NAME; default: {DEFAULT_PROVIDER}):"]
+    for entry in registered_providers():
+        lines.append(f"  {entry.name}: {entry.summary}")
+        if not variables:
+            continue
+        width = max(len(entry.variable(s.name)) for s in entry.settings)
+        for setting in entry.settings:
+            notes = "required" if setting.required else f"default: {setting.default}" if setting.default else ""
+            lines.append(
+                f"    {entry.variable(setting.name):<{width}}  {setting.help}" + (f" ({notes})" if notes else "")
+            )
+    return "\n".join(lines)
+
+
+def _flag_help(name: str) -> str:
+    """A ``check`` flag's help: what it is, and the variable of each provider that has it."""
+    having = [(entry, s) for entry in registered_providers() for s in entry.settings if s.name == name]
+    _, first = having[0]
+    defaults = []
+    for entry, setting in having:
+        default = f"${entry.variable(name)}" + (f" or {setting.default}" if setting.default else "")
+        defaults.append(default if len(having) == 1 else f"{default} ({entry.name})")
+    return f"{first.help}; default: {', '.join(defaults)}"
+
+
+def _add_provider_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--provider",
+        default=DEFAULT_PROVIDER,
+        metavar="NAME",
+        help=f"the PMS provider: {', '.join(provider_names())} (default: {DEFAULT_PROVIDER})",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pms-connect", description="Dental PMS integrations, from the shell.")
+    """The ``pms-connect`` parser, with a ``--provider`` choice for each registered provider."""
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="pms-connect",
+        description="Dental PMS integrations, from the shell.",
+        epilog=_providers_help(variables=True),
+        formatter_class=formatter,
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="walk through the SDK against the embedded sandbox (offline)")
+    demo = sub.add_parser(
+        "demo",
+        help="walk through the SDK against the embedded sandbox (offline)",
+        epilog=_providers_help(variables=False),
+        formatter_class=formatter,
+    )
+    _add_provider_option(demo)
     demo.add_argument("--seed", type=int, default=7, help="the sandbox practice's seed")
     demo.add_argument("--no-color", action="store_true")
     demo.set_defaults(handler=cmd_demo)
 
-    check = sub.add_parser("check", help="test a connection: real credentials, or --sandbox")
+    check = sub.add_parser(
+        "check",
+        help="test a connection: real credentials, or --sandbox",
+        epilog=_providers_help(variables=True),
+        formatter_class=formatter,
+    )
+    _add_provider_option(check)
     check.add_argument("--sandbox", action="store_true", help="check the embedded sandbox instead")
     check.add_argument("--seed", type=int, default=7)
-    for name in _CREDENTIAL_FIELDS:
-        check.add_argument(f"--{name.replace('_', '-')}", dest=name, help=f"default: ${ENV_PREFIX}{name.upper()}")
-    check.add_argument(
-        "--timezone", help=f"the practice's IANA time zone; default: ${ENV_PREFIX}TIMEZONE or {DEFAULT_TIMEZONE}"
-    )
-    check.add_argument("--base-url", help=f"default: ${ENV_PREFIX}BASE_URL or Sikka's production URL")
+    settings = check.add_argument_group("settings", "each overrides the selected provider's variable")
+    for name in _setting_names():
+        settings.add_argument("--" + name.replace("_", "-"), dest=name, help=_flag_help(name))
     check.add_argument("--json", action="store_true", help="one JSON object on stdout, also on failure")
     check.add_argument("--no-color", action="store_true")
     check.set_defaults(handler=cmd_check)
 
-    serve = sub.add_parser("sandbox", help="serve the fake Sikka on loopback")
+    serve = sub.add_parser(
+        "sandbox",
+        help="serve the provider's fake on loopback",
+        epilog=_providers_help(variables=False),
+        formatter_class=formatter,
+    )
+    _add_provider_option(serve)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8765)
     serve.add_argument("--seed", type=int, default=7)
@@ -451,7 +433,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             from pms_connect._cli_vault import run_vault_args
 
             return run_vault_args(args, stdout=out)
-        result: int = args.handler(args, out)
+        result: int = args.handler(args, get_provider(args.provider), out)
     except KeyboardInterrupt:
         print("pms-connect: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
