@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
 
 async def _connect_demo_practice(
     settings: Settings,
-    factory: PmsFactory,
+    factory: PmsFactory[SikkaCredentials],
     credentials: SikkaCredentials,
     zone: str,
 ) -> None:

@@ -38,7 +38,7 @@ _STARTUP_FAILURE = 3
 """uvicorn's exit code for a worker that cannot start: its supervisor then stops rather than restart it."""
 
 
-def sikka_factory(settings: Settings) -> PmsFactory:
+def sikka_factory(settings: Settings) -> PmsFactory[SikkaCredentials]:
     """Real Sikka ONE providers on the process's store (``settings.sikka_base_url`` may point at a served
     sandbox)."""
 
@@ -79,7 +79,7 @@ def _utc_now() -> datetime:
 def create_app(
     settings: Settings,
     *,
-    pms_factory: PmsFactory | None = None,
+    pms_factory: PmsFactory[SikkaCredentials] | None = None,
     sms_sender: SmsSender | None = None,
     clock: Callable[[], datetime] | None = None,
 ) -> FastAPI:

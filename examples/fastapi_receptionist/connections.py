@@ -12,6 +12,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from typing import TypeVar
+
+from pydantic import BaseModel
 
 from pms_connect import CredentialVault, PmsError, PmsProvider
 from pms_connect.sikka import SikkaCredentials
@@ -23,14 +26,16 @@ __all__ = ["PmsConnections", "PmsFactory"]
 
 logger = logging.getLogger("examples.fastapi_receptionist.connections")
 
-PmsFactory = Callable[[SikkaCredentials, str, Store], PmsProvider]
-"""Builds a provider from a practice's credentials, IANA time zone and the process's store, which the
-provider must use (``SikkaProvider(..., store=store)``): without it, each worker process would hold its own
-slot claims and two workers could each book one slot. Tests point it at the sandbox."""
+CredentialsT = TypeVar("CredentialsT", bound=BaseModel)
+PmsFactory = Callable[[CredentialsT, str, Store], PmsProvider]
+"""Builds a provider from a practice's credentials (any provider's credentials model; this service seals
+``SikkaCredentials``, so it uses ``PmsFactory[SikkaCredentials]``), IANA time zone and the process's store,
+which the provider must use (``SikkaProvider(..., store=store)``): without it, each worker process would hold
+its own slot claims and two workers could each book one slot. Tests point it at the sandbox."""
 
 
 class PmsConnections:
-    def __init__(self, vault: CredentialVault, factory: PmsFactory) -> None:
+    def __init__(self, vault: CredentialVault, factory: PmsFactory[SikkaCredentials]) -> None:
         self._vault = vault
         self._factory = factory
         self._live: dict[str, tuple[str, PmsProvider]] = {}

@@ -627,11 +627,8 @@ def _offered(call: CallContext, start: datetime, kind: Kind | None) -> tuple[str
 
 
 async def _providers(pms: PmsProvider) -> dict[str, Provider]:
-    """The practice's active providers, from the SDK's reference cache where the provider keeps one (a
-    SikkaProvider's ``known_providers``: no request while it is warm)."""
-    known = getattr(pms, "known_providers", None)
-    listed: list[Provider] = await known() if callable(known) else await pms.providers.list(active_only=True).all()
-    return {p.id: p for p in listed if p.active}
+    """The practice's active providers, from the provider's reference cache (no request while it is warm)."""
+    return {p.id: p for p in await pms.known_providers() if p.active}
 
 
 def _names(providers: dict[str, Provider]) -> dict[str, str]:

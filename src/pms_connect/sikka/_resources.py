@@ -211,7 +211,7 @@ class Appointments(_Resource):
         found = await pager.first()
         if found is None:
             summary = self.pms.client.summary("GET", "appointments")
-            raise NotFoundError("no such appointment", request=summary, status_code=204)
+            raise NotFoundError("no such appointment", request=summary)
         return found
 
     async def find_slots(
@@ -296,7 +296,7 @@ class Patients(_Resource):
         found = await self.pms.client.pager("patients", params, w.PatientRow, m.patient, page_size=1).first()
         if found is None:
             summary = self.pms.client.summary("GET", "patients")
-            raise NotFoundError("no such patient", request=summary, status_code=204)
+            raise NotFoundError("no such patient", request=summary)
         return found
 
     async def search(

@@ -276,7 +276,7 @@ class SikkaProvider:
         rows = (await self.client.fetch_page("practices", params, w.PracticeRow, index=0, page_size=1)).rows
         summary = self.client.summary("GET", "practices")
         if not rows:
-            raise NotFoundError("the practice id is not known to this office", request=summary, status_code=204)
+            raise NotFoundError("the practice id is not known to this office", request=summary)
         authorized = await self._authorized_practice()
         return PracticeInfo(
             practice_id=rows[0].practice_id,
