@@ -4,9 +4,10 @@ The site is built once (``mkdocs build --strict``, about 15 s) into a temporary 
 pytest-xdist never builds it twice); every check then reads the built HTML.
 
 A public name is every name in the ``__all__`` of a public module (one whose dotted path has no part starting
-with an underscore), and it has an entry when a built API page carries its anchor, e.g.
-``id="pms_connect.models.Writeback"``. A name re-exported from another public module that lists it too (say
-``pms_connect.Writeback``) may have its one entry there (``pms_connect.models.Writeback``), and the
+with an underscore, and which is not one of a sandbox's own modules: ``pms_connect.sikka.sandbox`` is public,
+``pms_connect.sikka.sandbox.seed`` is how it works), and it has an entry when a built API page carries its
+anchor, e.g. ``id="pms_connect.models.Writeback"``. A name re-exported from another public module that lists it
+too (say ``pms_connect.Writeback``) may have its one entry there (``pms_connect.models.Writeback``), and the
 ``pms_connect`` page must then link to it. A class's entry must also hold an entry for each public member the
 class itself defines: methods, properties, pydantic fields, dataclass fields, enum members. The resources
 behind ``SikkaProvider`` (``pms.appointments``, ...) are checked the same way, though their module is private.
@@ -52,9 +53,13 @@ LISTED = [
     "pms_connect.vault",
     "pms_connect.testing",
     "pms_connect.sikka",
+    "pms_connect.sikka.sandbox",
 ]
 # Documented elsewhere: the command line has its own guide (docs/guides/sandbox.md).
 NOT_API = {"pms_connect.cli"}
+# Packages whose modules are their implementation: the package's own __all__ is the surface (a sandbox's app,
+# endpoints and seed model a server; applications only construct and drive the sandbox).
+IMPLEMENTATION_INSIDE = ("pms_connect.sikka.sandbox",)
 # Private modules whose public classes are part of the surface all the same: what SikkaProvider's resource
 # attributes are.
 PRIVATE_BUT_DOCUMENTED = ["pms_connect.sikka._resources"]
@@ -66,7 +71,9 @@ ANCHOR = re.compile(r'\sid="(pms_connect[\w.]*)"')
 def public_modules() -> dict[str, ModuleType]:
     names = set(LISTED)
     for info in pkgutil.walk_packages(pms_connect.__path__, "pms_connect."):
-        if not any(part.startswith("_") for part in info.name.split(".")) and info.name not in NOT_API:
+        if any(part.startswith("_") for part in info.name.split(".")) or info.name in NOT_API:
+            continue
+        if not info.name.startswith(tuple(f"{package}." for package in IMPLEMENTATION_INSIDE)):
             names.add(info.name)
     return {name: importlib.import_module(name) for name in sorted(names)}
 

@@ -15,8 +15,8 @@ from pms_connect.errors import InvalidArgumentError, PmsError
 from pms_connect.matching import normalize_phone
 from pms_connect.models import MatchStatus
 from pms_connect.sikka import SikkaProvider
+from pms_connect.sikka.sandbox.data import PatientRecord
 from pms_connect.testing import FakeClock, SikkaSandbox
-from pms_connect.testing._sandbox_data import Patient as WorldPatient
 
 
 @pytest.fixture
@@ -30,8 +30,8 @@ async def pms(sandbox: SikkaSandbox) -> AsyncIterator[SikkaProvider]:
         yield provider
 
 
-def by_phone(sandbox: SikkaSandbox) -> dict[str, list[WorldPatient]]:
-    index: dict[str, list[WorldPatient]] = defaultdict(list)
+def by_phone(sandbox: SikkaSandbox) -> dict[str, list[PatientRecord]]:
+    index: dict[str, list[PatientRecord]] = defaultdict(list)
     for p in sandbox.world.patients.values():
         if p.practice_id == "1":
             for digits in {normalize_phone(x) for x in (p.cell, p.homephone, p.workphone)} - {None}:

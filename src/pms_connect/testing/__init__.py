@@ -1,7 +1,8 @@
-"""Test helpers: a virtual clock and ``SikkaSandbox``, a faithful in-process fake of Sikka ONE v4.
+"""Test helpers: a virtual clock, and the public import of each provider's sandbox.
 
-``SikkaSandbox`` needs the ``sandbox`` extra (Starlette, uvicorn); it is imported on first use so that
-``FakeClock`` works without it.
+``SikkaSandbox`` (and its ``SandboxFaults``) live with the Sikka provider, in
+[pms_connect.sikka.sandbox][]; they need the ``sandbox`` extra (Starlette, uvicorn) and are imported from there
+on first use, so that ``FakeClock`` works without it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from pms_connect.testing.clock import FakeClock
 
 if TYPE_CHECKING:
-    from pms_connect.testing.sandbox import SandboxFaults, SikkaSandbox
+    from pms_connect.sikka.sandbox import SandboxFaults, SikkaSandbox
 
 __all__ = ["FakeClock", "SandboxFaults", "SikkaSandbox"]
 
@@ -19,7 +20,7 @@ __all__ = ["FakeClock", "SandboxFaults", "SikkaSandbox"]
 def __getattr__(name: str) -> Any:
     if name in ("SikkaSandbox", "SandboxFaults"):
         try:
-            from pms_connect.testing import sandbox
+            from pms_connect.sikka import sandbox
         except ModuleNotFoundError as exc:
             raise ImportError(
                 f"{name} needs the sandbox extra ({exc.name} is missing): pip install 'pms-connect[sandbox]'",

@@ -16,9 +16,9 @@ from decimal import Decimal, InvalidOperation
 
 from starlette.responses import Response
 
-from pms_connect.testing._sandbox_query import listing, parse_date
-from pms_connect.testing._sandbox_state import Ctx
-from pms_connect.testing._sandbox_wire import SikkaError, json_response, no_content
+from pms_connect.sikka.sandbox.query import listing, parse_date
+from pms_connect.sikka.sandbox.state import Ctx
+from pms_connect.sikka.sandbox.wire import SikkaError, json_response, no_content
 
 __all__ = ["APP_WRITEBACK_ROUTES", "WRITES", "writeback_status"]
 
@@ -243,7 +243,7 @@ async def post_appointment(ctx: Ctx) -> Response:
 
 async def _must_match_slot(ctx: Ctx, body: dict[str, str]) -> None:
     """OrthoTrac and Dolphin validate a booking against ``appointments_available_slots``."""
-    from pms_connect.testing._sandbox_reads import available_slots
+    from pms_connect.sikka.sandbox.reads import available_slots
 
     probe = Ctx(
         state=ctx.state,

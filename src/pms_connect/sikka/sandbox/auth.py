@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from pms_connect.clock import Clock
 
-__all__ = ["KeyStore", "RateLimiter", "RateVerdict", "RequestKey"]
+__all__ = ["KeyStore", "RateVerdict", "RequestKey", "SandboxRateLimit"]
 
 
 @dataclass
@@ -137,7 +137,7 @@ class RateVerdict:
 
 
 @dataclass
-class RateLimiter:
+class SandboxRateLimit:
     """Fixed 60-second windows per budget (an app and office pair, or an app for app-level calls)."""
 
     clock: Clock

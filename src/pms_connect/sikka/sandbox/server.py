@@ -24,14 +24,14 @@ from pydantic import SecretStr
 
 from pms_connect.clock import Clock, SystemClock
 from pms_connect.sikka.credentials import SikkaCredentials
-from pms_connect.testing._sandbox_app import CURRENT_RECORD, build_app
-from pms_connect.testing._sandbox_auth import KeyStore, RateLimiter
-from pms_connect.testing._sandbox_catalog import DEMO_APP, DEMO_OFFICE_ID
-from pms_connect.testing._sandbox_control import CONTROL_PREFIX
-from pms_connect.testing._sandbox_data import World
-from pms_connect.testing._sandbox_seed import build_world
-from pms_connect.testing._sandbox_state import RequestRecord, SandboxFaults, SandboxState
-from pms_connect.testing._sandbox_writebacks import UtilityStatus, WritebackQueue, WritebackRecord
+from pms_connect.sikka.sandbox.app import CURRENT_RECORD, build_app
+from pms_connect.sikka.sandbox.auth import KeyStore, SandboxRateLimit
+from pms_connect.sikka.sandbox.catalog import DEMO_APP, DEMO_OFFICE_ID
+from pms_connect.sikka.sandbox.control import CONTROL_PREFIX
+from pms_connect.sikka.sandbox.data import World
+from pms_connect.sikka.sandbox.seed import build_world
+from pms_connect.sikka.sandbox.state import RequestRecord, SandboxFaults, SandboxState
+from pms_connect.sikka.sandbox.writebacks import UtilityStatus, WritebackQueue, WritebackRecord
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -164,7 +164,7 @@ class SikkaSandbox:
             zone=zone,
             world=world,
             keys=keys,
-            limiter=RateLimiter(self.clock, rate_limit, rate_window.total_seconds()),
+            limiter=SandboxRateLimit(self.clock, rate_limit, rate_window.total_seconds()),
             queue=queue,
             utility=utility,
             faults=SandboxFaults(seed, keys, queue, utility),
@@ -191,7 +191,7 @@ class SikkaSandbox:
     @property
     def base_url(self) -> str:
         """``http://sikka-sandbox.test/v4`` in process; ``http://host:port/v4`` once
-        [serve][pms_connect.testing.SikkaSandbox.serve] runs."""
+        [serve][pms_connect.sikka.sandbox.SikkaSandbox.serve] runs."""
         return self._state.base_url
 
     @property

@@ -7,8 +7,8 @@ from collections.abc import Awaitable, Callable
 
 from starlette.responses import Response
 
-from pms_connect.testing._sandbox_data import Appointment, Patient, Schedule, Transaction
-from pms_connect.testing._sandbox_items import (
+from pms_connect.sikka.sandbox.data import AppointmentRecord, PatientRecord, Schedule, TransactionRecord
+from pms_connect.sikka.sandbox.items import (
     APPOINTMENT_DEFAULTS,
     INSURANCE_DEFAULTS,
     PATIENT_DEFAULTS,
@@ -27,9 +27,9 @@ from pms_connect.testing._sandbox_items import (
     subscriber_item,
     transaction_item,
 )
-from pms_connect.testing._sandbox_query import eq, listing, parse_date, within
-from pms_connect.testing._sandbox_state import Ctx
-from pms_connect.testing._sandbox_wire import SikkaError, fmt_date, fmt_time, no_content
+from pms_connect.sikka.sandbox.query import eq, listing, parse_date, within
+from pms_connect.sikka.sandbox.state import Ctx
+from pms_connect.sikka.sandbox.wire import SikkaError, fmt_date, fmt_time, no_content
 
 __all__ = ["READS"]
 
@@ -144,7 +144,7 @@ async def practice_schedule(ctx: Ctx) -> Response:
     )
 
 
-_APPT_DATE_FIELDS: dict[str, Callable[[Appointment], dt.date | None]] = {
+_APPT_DATE_FIELDS: dict[str, Callable[[AppointmentRecord], dt.date | None]] = {
     "date": lambda a: a.start.date(),
     "last_changed_date": lambda a: a.last_changed.date(),
     "appointment_made_date": lambda a: a.appointment_made_date,
@@ -162,7 +162,7 @@ async def appointments(ctx: Ctx) -> Response:
     pick = _APPT_DATE_FIELDS[on]
     code = ctx.params.get("procedure_code", "").strip().lower()
 
-    def keep(a: Appointment) -> bool:
+    def keep(a: AppointmentRecord) -> bool:
         return (
             _in_office(ctx, a.practice_id)
             and _match(
@@ -224,7 +224,7 @@ async def available_slots(ctx: Ctx) -> Response:
     now = ctx.state.local_now()
     rows: list[dict[str, str]] = []
     world = ctx.world
-    booked: dict[tuple[str, dt.date], list[Appointment]] = {}
+    booked: dict[tuple[str, dt.date], list[AppointmentRecord]] = {}
     for a in world.appointments.values():
         if not a.cancelled and start <= a.start.date() <= end:
             booked.setdefault((a.practice_id, a.start.date()), []).append(a)
@@ -378,7 +378,7 @@ async def patients(ctx: Ctx) -> Response:
     first_visit = parse_date(ctx.params, "first_visit")
     last_visit = parse_date(ctx.params, "last_visit")
 
-    def keep(p: Patient) -> bool:
+    def keep(p: PatientRecord) -> bool:
         return (
             _in_office(ctx, p.practice_id)
             and _match(
@@ -459,7 +459,7 @@ async def subscribers(ctx: Ctx) -> Response:
     )
 
 
-_TX_DATE_FIELDS: dict[str, Callable[[Transaction], dt.date]] = {
+_TX_DATE_FIELDS: dict[str, Callable[[TransactionRecord], dt.date]] = {
     "transaction_date": lambda t: t.transaction_date,
     "transaction_entry_date": lambda t: t.entry_date,
     "last_updated_by": lambda t: t.last_changed.date(),
@@ -474,7 +474,7 @@ async def transactions(ctx: Ctx) -> Response:
         raise SikkaError("API1026", f"date_filter_on must be one of {', '.join(sorted(_TX_DATE_FIELDS))}.")
     pick = _TX_DATE_FIELDS[on]
 
-    def keep(t: Transaction) -> bool:
+    def keep(t: TransactionRecord) -> bool:
         return (
             _in_office(ctx, t.practice_id)
             and _match(

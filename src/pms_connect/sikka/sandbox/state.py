@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from pms_connect.clock import Clock
-from pms_connect.testing._sandbox_auth import KeyStore, RateLimiter, RateVerdict, RequestKey
-from pms_connect.testing._sandbox_data import Office, SandboxApp, World
-from pms_connect.testing._sandbox_writebacks import UtilityStatus, WritebackQueue
+from pms_connect.sikka.sandbox.auth import KeyStore, RateVerdict, RequestKey, SandboxRateLimit
+from pms_connect.sikka.sandbox.data import Office, SandboxApp, World
+from pms_connect.sikka.sandbox.writebacks import UtilityStatus, WritebackQueue
 
 __all__ = ["ANSWER_LOSS_MODES", "UNDELIVERED_FAULTS", "Ctx", "RequestRecord", "SandboxFaults", "SandboxState"]
 
@@ -198,7 +198,7 @@ class SandboxState:
     zone: ZoneInfo
     world: World
     keys: KeyStore
-    limiter: RateLimiter
+    limiter: SandboxRateLimit
     queue: WritebackQueue
     utility: UtilityStatus
     faults: SandboxFaults

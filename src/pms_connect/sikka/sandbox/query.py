@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from starlette.responses import Response
 
-from pms_connect.testing._sandbox_wire import (
+from pms_connect.sikka.sandbox.wire import (
     SikkaError,
     envelope,
     json_response,

@@ -8,7 +8,7 @@ may then lose its answer (``write_answer_loss``): ``LostAnswers``, the app's out
 breaks the connection or holds the answer back when served (in process the transport raises instead).
 
 The test-control endpoint (``/_sandbox/...``, loopback clients only) is mounted on the same app; see
-``pms_connect.testing._sandbox_control``.
+``pms_connect.sikka.sandbox.control``.
 """
 
 from __future__ import annotations
@@ -29,13 +29,13 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pms_connect.testing._sandbox_auth import RequestKey
-from pms_connect.testing._sandbox_control import CONTROL_PREFIX, control_not_found, control_routes
-from pms_connect.testing._sandbox_data import Office, PmsSupport, Practice
-from pms_connect.testing._sandbox_query import eq, listing
-from pms_connect.testing._sandbox_reads import READS
-from pms_connect.testing._sandbox_state import Ctx, RequestRecord, SandboxState
-from pms_connect.testing._sandbox_wire import (
+from pms_connect.sikka.sandbox.auth import RequestKey
+from pms_connect.sikka.sandbox.control import CONTROL_PREFIX, control_not_found, control_routes
+from pms_connect.sikka.sandbox.data import Office, PmsSupport, PracticeRecord
+from pms_connect.sikka.sandbox.query import eq, listing
+from pms_connect.sikka.sandbox.reads import READS
+from pms_connect.sikka.sandbox.state import Ctx, RequestRecord, SandboxState
+from pms_connect.sikka.sandbox.wire import (
     SikkaError,
     error_body,
     error_response,
@@ -43,7 +43,7 @@ from pms_connect.testing._sandbox_wire import (
     http_date,
     json_response,
 )
-from pms_connect.testing._sandbox_writes import APP_WRITEBACK_ROUTES, WRITES, writeback_status
+from pms_connect.sikka.sandbox.writes import APP_WRITEBACK_ROUTES, WRITES, writeback_status
 
 __all__ = ["CURRENT_RECORD", "LostAnswers", "build_app"]
 
@@ -418,7 +418,7 @@ async def authorized_practices(ctx: Ctx) -> Response:
     show_all = ctx.params.get("show", "").strip().lower() == "all"
     now_local = ctx.state.local_now()
     synced = fmt_datetime(now_local - dt.timedelta(minutes=17))
-    rows: list[tuple[Office, Practice]] = []
+    rows: list[tuple[Office, PracticeRecord]] = []
     for office in sorted(ctx.world.offices.values(), key=lambda o: o.office_id):
         if ctx.app.app_id not in office.authorized_app_ids:
             continue
@@ -435,7 +435,7 @@ async def authorized_practices(ctx: Ctx) -> Response:
         and (not wanted["practice_management_system"] or eq(p.pms_name, wanted["practice_management_system"]))
     ]
 
-    def render(row: tuple[Office, Practice]) -> dict[str, str]:
+    def render(row: tuple[Office, PracticeRecord]) -> dict[str, str]:
         office, practice = row
         return {
             "href": f"{ctx.base}/authorized_practices/{office.office_id}",
@@ -515,7 +515,7 @@ async def data_sync_status(ctx: Ctx) -> Response:
     status = "refresh" if ctx.state.utility.online else "not_refresh"
     synced = fmt_datetime(ctx.state.local_now() - dt.timedelta(minutes=17))
 
-    def render(row: tuple[str, Practice]) -> dict[str, str]:
+    def render(row: tuple[str, PracticeRecord]) -> dict[str, str]:
         office_id, practice = row
         return {
             "status": status,

@@ -14,19 +14,19 @@ from decimal import Decimal
 __all__ = [
     "BLOCKING_EXEMPT_STATUSES",
     "WEEKDAYS",
-    "Appointment",
+    "AppointmentRecord",
     "InsuranceCompany",
     "Office",
-    "Operatory",
-    "Patient",
+    "OperatoryRecord",
+    "PatientRecord",
     "PaymentType",
     "PmsSupport",
-    "Practice",
-    "Provider",
+    "PracticeRecord",
+    "ProviderRecord",
     "SandboxApp",
     "Schedule",
     "Subscriber",
-    "Transaction",
+    "TransactionRecord",
     "World",
 ]
 
@@ -36,7 +36,7 @@ WEEKDAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "s
 #: Statuses that free an appointment's chair time (``cancelled`` is "True" for them).
 BLOCKING_EXEMPT_STATUSES = frozenset({"cancelled", "broken"})
 
-Block = tuple[dt.time, dt.time]
+HoursBlock = tuple[dt.time, dt.time]
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class Office:
 
 
 @dataclass(frozen=True)
-class Practice:
+class PracticeRecord:
     practice_id: str
     office_id: str
     name: str
@@ -79,7 +79,7 @@ class Practice:
 
 
 @dataclass(frozen=True)
-class Provider:
+class ProviderRecord:
     practice_id: str
     provider_id: str
     firstname: str
@@ -98,7 +98,7 @@ class Provider:
 
 
 @dataclass(frozen=True)
-class Operatory:
+class OperatoryRecord:
     practice_id: str
     operatory: str
     abbreviation: str
@@ -117,17 +117,17 @@ class Schedule:
     resource_type: str
     resource_id: str
     week_start: dt.date
-    hours: tuple[tuple[Block, ...], ...]
+    hours: tuple[tuple[HoursBlock, ...], ...]
     holidays: tuple[bool, ...]
     cust_id: str
 
-    def blocks_on(self, day: dt.date) -> tuple[Block, ...]:
+    def blocks_on(self, day: dt.date) -> tuple[HoursBlock, ...]:
         index = (day.weekday() + 1) % 7
         return () if self.holidays[index] else self.hours[index]
 
 
 @dataclass(frozen=True)
-class Patient:
+class PatientRecord:
     practice_id: str
     patient_id: str
     guarantor_id: str
@@ -159,7 +159,7 @@ class Patient:
 
 
 @dataclass(frozen=True)
-class Appointment:
+class AppointmentRecord:
     practice_id: str
     appointment_sr_no: str
     patient_id: str
@@ -237,7 +237,7 @@ class Subscriber:
 
 
 @dataclass(frozen=True)
-class Transaction:
+class TransactionRecord:
     practice_id: str
     transaction_sr_no: str
     transaction_type: str
@@ -284,36 +284,36 @@ class World:
     today: dt.date
     apps: dict[str, SandboxApp]
     offices: dict[str, Office]
-    practices: dict[str, Practice]
-    providers: list[Provider]
-    operatories: list[Operatory]
+    practices: dict[str, PracticeRecord]
+    providers: list[ProviderRecord]
+    operatories: list[OperatoryRecord]
     schedules: list[Schedule]
-    patients: dict[str, Patient]
-    appointments: dict[str, Appointment]
+    patients: dict[str, PatientRecord]
+    appointments: dict[str, AppointmentRecord]
     carriers: dict[str, InsuranceCompany]
     subscribers: list[Subscriber]
-    transactions: dict[str, Transaction]
+    transactions: dict[str, TransactionRecord]
     payment_types: list[PaymentType]
     appointment_statuses: tuple[str, ...]
     supported_pmses: list[PmsSupport]
     _next_ids: dict[str, int] = field(default_factory=dict, repr=False)
 
-    def practices_of_office(self, office_id: str) -> list[Practice]:
+    def practices_of_office(self, office_id: str) -> list[PracticeRecord]:
         return [p for p in self.practices.values() if p.office_id == office_id]
 
-    def provider(self, practice_id: str, provider_id: str) -> Provider | None:
+    def provider(self, practice_id: str, provider_id: str) -> ProviderRecord | None:
         for provider in self.providers:
             if provider.practice_id == practice_id and provider.provider_id == provider_id:
                 return provider
         return None
 
-    def operatory(self, practice_id: str, name: str) -> Operatory | None:
+    def operatory(self, practice_id: str, name: str) -> OperatoryRecord | None:
         for operatory in self.operatories:
             if operatory.practice_id == practice_id and operatory.operatory == name:
                 return operatory
         return None
 
-    def patient(self, practice_id: str, patient_id: str) -> Patient | None:
+    def patient(self, practice_id: str, patient_id: str) -> PatientRecord | None:
         patient = self.patients.get(patient_id)
         return patient if patient is not None and patient.practice_id == practice_id else None
 
@@ -345,7 +345,7 @@ class World:
 
     def blocking_appointments(
         self, practice_id: str, operatory: str, start: dt.datetime, end: dt.datetime, *, ignore: str = ""
-    ) -> list[Appointment]:
+    ) -> list[AppointmentRecord]:
         """Non-cancelled appointments in ``operatory`` that overlap ``[start, end)``."""
         return [
             a

@@ -23,8 +23,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from pms_connect.testing._sandbox_state import ANSWER_LOSS_MODES, RequestRecord, SandboxState
-from pms_connect.testing._sandbox_writebacks import WritebackRecord
+from pms_connect.sikka.sandbox.state import ANSWER_LOSS_MODES, RequestRecord, SandboxState
+from pms_connect.sikka.sandbox.writebacks import WritebackRecord
 
 __all__ = ["CONTROL_PREFIX", "control_not_found", "control_routes", "faults_view"]
 

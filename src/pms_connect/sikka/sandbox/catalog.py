@@ -11,12 +11,12 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass
 
-from pms_connect.testing._sandbox_data import (
-    Block,
-    Operatory,
+from pms_connect.sikka.sandbox.data import (
+    HoursBlock,
+    OperatoryRecord,
     PmsSupport,
-    Practice,
-    Provider,
+    PracticeRecord,
+    ProviderRecord,
     SandboxApp,
 )
 
@@ -186,23 +186,23 @@ def _t(text: str) -> dt.time:
     return dt.time.fromisoformat(text)
 
 
-def _blocks(*pairs: str) -> tuple[Block, ...]:
+def _blocks(*pairs: str) -> tuple[HoursBlock, ...]:
     return tuple((_t(a), _t(b)) for a, b in (p.split("-") for p in pairs))
 
 
 @dataclass(frozen=True)
 class ProviderSpec:
-    provider: Provider
-    days: dict[int, tuple[Block, ...]]  # Python weekday -> blocks
+    provider: ProviderRecord
+    days: dict[int, tuple[HoursBlock, ...]]  # Python weekday -> blocks
     operatories: tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class PracticeSpec:
-    practice: Practice
+    practice: PracticeRecord
     providers: tuple[ProviderSpec, ...]
-    operatories: tuple[Operatory, ...]
-    hours: dict[int, tuple[Block, ...]]  # Python weekday -> blocks
+    operatories: tuple[OperatoryRecord, ...]
+    hours: dict[int, tuple[HoursBlock, ...]]  # Python weekday -> blocks
     patient_count: int
     first_patient_id: int
     first_carrier_id: int
@@ -219,7 +219,7 @@ def practice_specs(pms_name: str) -> tuple[PracticeSpec, ...]:
     )
     full = _blocks("07:30-12:30", "13:00-17:30")
     friday = _blocks("07:30-12:30", "13:00-15:00")
-    main = Practice(
+    main = PracticeRecord(
         "1",
         DEMO_OFFICE_ID,
         "Maplewood Family Dental",
@@ -236,7 +236,7 @@ def practice_specs(pms_name: str) -> tuple[PracticeSpec, ...]:
         version,
         True,
     )
-    second = Practice(
+    second = PracticeRecord(
         "2",
         DEMO_OFFICE_ID,
         "Riverton Dental Studio",
@@ -263,9 +263,9 @@ def practice_specs(pms_name: str) -> tuple[PracticeSpec, ...]:
         status: str = "Active",
         hidden: bool = False,
         practice: str = "1",
-    ) -> Provider:
+    ) -> ProviderRecord:
         npi = str(1_000_000_000 + int(hashlib.sha256(pid.encode()).hexdigest()[:6], 16))
-        return Provider(
+        return ProviderRecord(
             practice, pid, first, last, kind, spec, status, hidden, npi, f"{first.lower()}@example.org", ""
         )
 
@@ -310,8 +310,8 @@ def practice_specs(pms_name: str) -> tuple[PracticeSpec, ...]:
         ProviderSpec(prov("STF1", "Front", "Desk", "Staff", "Office Staff", hidden=True), {}, ()),
     )
     ops_1 = (
-        *(Operatory("1", f"OP{i}", f"OP-{i}", False, "1") for i in range(1, 7)),
-        Operatory("1", "OP7", "OP-7", True, "1"),
+        *(OperatoryRecord("1", f"OP{i}", f"OP-{i}", False, "1") for i in range(1, 7)),
+        OperatoryRecord("1", "OP7", "OP-7", True, "1"),
     )
     providers_2 = (
         ProviderSpec(
@@ -325,7 +325,7 @@ def practice_specs(pms_name: str) -> tuple[PracticeSpec, ...]:
             ("RV2",),
         ),
     )
-    ops_2 = (Operatory("2", "RV1", "RV-1", False, "1"), Operatory("2", "RV2", "RV-2", False, "1"))
+    ops_2 = (OperatoryRecord("2", "RV1", "RV-1", False, "1"), OperatoryRecord("2", "RV2", "RV-2", False, "1"))
     hours = {0: full, 1: full, 2: full, 3: full, 4: friday}
     return (
         PracticeSpec(main, providers_1, ops_1, hours, 2100, 1001, 101),

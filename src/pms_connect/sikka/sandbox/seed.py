@@ -1,6 +1,6 @@
 """Deterministic generation of the sandbox's world from a seed and "today".
 
-Everything is invented by code from the tables in ``_sandbox_catalog``; nothing is or resembles a real
+Everything is invented by code from the tables in ``catalog``; nothing is or resembles a real
 person's record. The generated world is cached per (seed, today, PMS) as immutable records; each sandbox gets
 fresh containers over the shared records, so building one is cheap and never leaks changes into another.
 """
@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from pms_connect.testing._sandbox_catalog import (
+from pms_connect.sikka.sandbox.catalog import (
     APPOINTMENT_STATUSES,
     CARRIERS,
     CITIES,
@@ -36,20 +36,20 @@ from pms_connect.testing._sandbox_catalog import (
     practice_specs,
     token,
 )
-from pms_connect.testing._sandbox_data import (
-    Appointment,
-    Block,
+from pms_connect.sikka.sandbox.data import (
+    AppointmentRecord,
+    HoursBlock,
     InsuranceCompany,
     Office,
-    Operatory,
-    Patient,
+    OperatoryRecord,
+    PatientRecord,
     PaymentType,
     PmsSupport,
-    Practice,
-    Provider,
+    PracticeRecord,
+    ProviderRecord,
     Schedule,
     Subscriber,
-    Transaction,
+    TransactionRecord,
     World,
 )
 
@@ -98,10 +98,10 @@ def _person(rng: random.Random, gender: str) -> str:
 
 def _patients(
     rng: random.Random, spec: PracticeSpec, today: dt.date, carriers: list[InsuranceCompany]
-) -> tuple[list[Patient], list[Subscriber]]:
+) -> tuple[list[PatientRecord], list[Subscriber]]:
     practice_id = spec.practice.practice_id
     active_providers = [p.provider.provider_id for p in spec.providers if p.provider.provider_type == "Dentist"]
-    patients: list[Patient] = []
+    patients: list[PatientRecord] = []
     subscribers: list[Subscriber] = []
     next_id = spec.first_patient_id
     while len(patients) < spec.patient_count:
@@ -154,7 +154,7 @@ def _patients(
             work = _phone(rng, work=True) if relation != "Child" and rng.random() < 0.35 else ""
             subscriber_id = f"{carrier.insurance_company_id}_{guarantor_id}" if carrier else ""
             patients.append(
-                Patient(
+                PatientRecord(
                     practice_id=practice_id,
                     patient_id=patient_id,
                     guarantor_id=guarantor_id,
@@ -259,7 +259,7 @@ def _schedules(spec: PracticeSpec, first: dt.date, last: dt.date, closures: set[
     practice_id = spec.practice.practice_id
     week = _week_start(first)
 
-    def weekly(days: dict[int, tuple[Block, ...]]) -> tuple[tuple[Block, ...], ...]:
+    def weekly(days: dict[int, tuple[HoursBlock, ...]]) -> tuple[tuple[HoursBlock, ...], ...]:
         return tuple(days.get((i - 1) % 7, ()) for i in range(7))
 
     while week <= last:
@@ -329,18 +329,18 @@ def _minutes(t: dt.time) -> int:
 def _appointments(
     rng: random.Random,
     spec: PracticeSpec,
-    patients: list[Patient],
+    patients: list[PatientRecord],
     first: dt.date,
     last: dt.date,
     today: dt.date,
     closures: set[dt.date],
     next_sr: int,
-) -> list[Appointment]:
+) -> list[AppointmentRecord]:
     by_id = {p.patient_id: p for p in patients}
     adults = [p for p in patients if p.status == "Active"]
     kids = [p for p in adults if p.birthdate is not None and (today - p.birthdate).days < 365 * 14]
     book = _Book({})
-    result: list[Appointment] = []
+    result: list[AppointmentRecord] = []
     fees = {code: Decimal(fee).quantize(Decimal("0.0001")) for code, (_, fee) in PROCEDURES.items()}
     day = first
     while day <= last:
@@ -392,9 +392,9 @@ def _appointments(
 def _make_appt(
     rng: random.Random,
     spec: PracticeSpec,
-    patient: Patient,
-    by_id: dict[str, Patient],
-    provider: Provider,
+    patient: PatientRecord,
+    by_id: dict[str, PatientRecord],
+    provider: ProviderRecord,
     op: str,
     start: dt.datetime,
     length: int,
@@ -405,7 +405,7 @@ def _make_appt(
     today: dt.date,
     sr_no: str,
     force: str = "",
-) -> Appointment:
+) -> AppointmentRecord:
     day = start.date()
     made = day - dt.timedelta(days=rng.randint(1, 120))
     past = day < today
@@ -426,7 +426,7 @@ def _make_appt(
         changed_day = day
     guarantor = by_id.get(patient.guarantor_id, patient)
     hygienist = provider.provider_id if provider.provider_type == "Hygienist" else ""
-    return Appointment(
+    return AppointmentRecord(
         practice_id=spec.practice.practice_id,
         appointment_sr_no=sr_no,
         patient_id=patient.patient_id,
@@ -454,18 +454,20 @@ def _make_appt(
 def _transactions(
     rng: random.Random,
     spec: PracticeSpec,
-    appointments: list[Appointment],
+    appointments: list[AppointmentRecord],
     insured: set[str],
     today: dt.date,
     next_sr: int,
-) -> list[Transaction]:
-    result: list[Transaction] = []
+) -> list[TransactionRecord]:
+    result: list[TransactionRecord] = []
     pay_types = [t for t in PAYMENT_TYPES if t[2] == "payment"]
 
-    def add(kind: str, when: dt.date, appt: Appointment, code: str, desc: str, amount: Decimal, pay: str) -> None:
+    def add(
+        kind: str, when: dt.date, appt: AppointmentRecord, code: str, desc: str, amount: Decimal, pay: str
+    ) -> None:
         sr = str(next_sr + len(result))
         result.append(
-            Transaction(
+            TransactionRecord(
                 spec.practice.practice_id,
                 sr,
                 kind,
@@ -505,8 +507,8 @@ def _transactions(
 
 
 def _visits(
-    patients: list[Patient], appointments: list[Appointment], today: dt.date, rng: random.Random
-) -> list[Patient]:
+    patients: list[PatientRecord], appointments: list[AppointmentRecord], today: dt.date, rng: random.Random
+) -> list[PatientRecord]:
     seen: dict[str, list[dt.date]] = {}
     for appt in appointments:
         if appt.status == "Complete":
@@ -533,15 +535,15 @@ def _visits(
 
 @dataclass(frozen=True)
 class _Snapshot:
-    practices: tuple[Practice, ...]
-    providers: tuple[Provider, ...]
-    operatories: tuple[Operatory, ...]
+    practices: tuple[PracticeRecord, ...]
+    providers: tuple[ProviderRecord, ...]
+    operatories: tuple[OperatoryRecord, ...]
     schedules: tuple[Schedule, ...]
-    patients: tuple[Patient, ...]
-    appointments: tuple[Appointment, ...]
+    patients: tuple[PatientRecord, ...]
+    appointments: tuple[AppointmentRecord, ...]
     carriers: tuple[InsuranceCompany, ...]
     subscribers: tuple[Subscriber, ...]
-    transactions: tuple[Transaction, ...]
+    transactions: tuple[TransactionRecord, ...]
     payment_types: tuple[PaymentType, ...]
 
 
@@ -559,15 +561,15 @@ def _snapshot(seed: int, today: dt.date, pms_name: str) -> _Snapshot:
     first = today - dt.timedelta(days=60)
     last = today + dt.timedelta(days=45)
     closures = _closures(today)
-    practices: list[Practice] = []
-    providers: list[Provider] = []
-    operatories: list[Operatory] = []
+    practices: list[PracticeRecord] = []
+    providers: list[ProviderRecord] = []
+    operatories: list[OperatoryRecord] = []
     schedules: list[Schedule] = []
-    patients: list[Patient] = []
-    appointments: list[Appointment] = []
+    patients: list[PatientRecord] = []
+    appointments: list[AppointmentRecord] = []
     carriers: list[InsuranceCompany] = []
     subscribers: list[Subscriber] = []
-    transactions: list[Transaction] = []
+    transactions: list[TransactionRecord] = []
     payment_types: list[PaymentType] = []
     next_sr = 70001
     next_tx = 31001

@@ -9,21 +9,21 @@ from __future__ import annotations
 import hashlib
 from decimal import Decimal
 
-from pms_connect.testing._sandbox_data import (
+from pms_connect.sikka.sandbox.data import (
     WEEKDAYS,
-    Appointment,
+    AppointmentRecord,
     InsuranceCompany,
-    Operatory,
-    Patient,
+    OperatoryRecord,
+    PatientRecord,
     PaymentType,
-    Practice,
-    Provider,
+    PracticeRecord,
+    ProviderRecord,
     Schedule,
     Subscriber,
-    Transaction,
+    TransactionRecord,
     World,
 )
-from pms_connect.testing._sandbox_wire import fmt_bool, fmt_date, fmt_datetime, fmt_money, fmt_time
+from pms_connect.sikka.sandbox.wire import fmt_bool, fmt_date, fmt_datetime, fmt_money, fmt_time
 
 __all__ = [
     "APPOINTMENT_DEFAULTS",
@@ -103,7 +103,7 @@ def _blank(*names: str) -> dict[str, str]:
     return dict.fromkeys(names, "")
 
 
-def appointment_item(a: Appointment, base: str) -> dict[str, str]:
+def appointment_item(a: AppointmentRecord, base: str) -> dict[str, str]:
     p = f"{base}/practices/{a.practice_id}"
     codes = [*a.procedure_codes[:7], *([""] * (7 - min(7, len(a.procedure_codes))))]
     amounts = [*a.procedure_amounts[:7], *([Decimal(0)] * (7 - min(7, len(a.procedure_amounts))))]
@@ -166,7 +166,7 @@ def appointment_item(a: Appointment, base: str) -> dict[str, str]:
     return item
 
 
-def patient_item(pt: Patient, base: str, world: World) -> dict[str, str]:
+def patient_item(pt: PatientRecord, base: str, world: World) -> dict[str, str]:
     p = f"{base}/practices/{pt.practice_id}"
     guarantor = world.patients.get(pt.guarantor_id)
     return {
@@ -265,7 +265,7 @@ def patient_item(pt: Patient, base: str, world: World) -> dict[str, str]:
     }
 
 
-def provider_item(pr: Provider, base: str) -> dict[str, str]:
+def provider_item(pr: ProviderRecord, base: str) -> dict[str, str]:
     p = f"{base}/practices/{pr.practice_id}"
     return {
         "href": f"{p}/providers/{pr.provider_id}",
@@ -302,7 +302,7 @@ def provider_item(pr: Provider, base: str) -> dict[str, str]:
     }
 
 
-def practice_item(pr: Practice, base: str) -> dict[str, str]:
+def practice_item(pr: PracticeRecord, base: str) -> dict[str, str]:
     p = f"{base}/practices/{pr.practice_id}"
     return {
         "href": p,
@@ -329,7 +329,7 @@ def practice_item(pr: Practice, base: str) -> dict[str, str]:
     }
 
 
-def operatory_item(op: Operatory) -> dict[str, str]:
+def operatory_item(op: OperatoryRecord) -> dict[str, str]:
     return {
         "provider_id": "",
         "practice_id": op.practice_id,
@@ -438,7 +438,7 @@ def subscriber_item(s: Subscriber, base: str, world: World) -> dict[str, str]:
     }
 
 
-def transaction_item(t: Transaction, base: str) -> dict[str, str]:
+def transaction_item(t: TransactionRecord, base: str) -> dict[str, str]:
     p = f"{base}/practices/{t.practice_id}"
     return {
         "href": f"{p}/transactions/{t.transaction_sr_no}",

@@ -18,8 +18,8 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from pms_connect.clock import Clock
-from pms_connect.testing._sandbox_data import Appointment, Patient, Transaction, World
-from pms_connect.testing._sandbox_wire import fmt_datetime
+from pms_connect.sikka.sandbox.data import AppointmentRecord, PatientRecord, TransactionRecord, World
+from pms_connect.sikka.sandbox.wire import fmt_datetime
 
 __all__ = ["UtilityStatus", "WritebackQueue", "WritebackRecord"]
 
@@ -289,7 +289,7 @@ def _apply_new_appointment(
     sr_no = world.next_id("appointment")
     status = world.legal_status(body.get("status", "")) or "Scheduled"
     provider = world.provider(record.practice_id, body["provider_id"])
-    world.appointments[sr_no] = Appointment(
+    world.appointments[sr_no] = AppointmentRecord(
         practice_id=record.practice_id,
         appointment_sr_no=sr_no,
         patient_id=patient.patient_id,
@@ -315,7 +315,7 @@ def _apply_new_appointment(
     return sr_no
 
 
-def _status_change(appt: Appointment, status: str, local: dt.datetime) -> Appointment:
+def _status_change(appt: AppointmentRecord, status: str, local: dt.datetime) -> AppointmentRecord:
     lowered = status.lower()
     return replace(
         appt,
@@ -399,7 +399,7 @@ def _apply_new_patient(world: World, record: WritebackRecord, local: dt.datetime
             raise _Failed(f"Duplicate patient: patient {existing.patient_id} has the same name and birthdate.")
     patient_id = world.next_id("patient")
     gender = {"male": "M", "female": "F"}.get(body.get("gender", "").lower(), "")
-    world.patients[patient_id] = Patient(
+    world.patients[patient_id] = PatientRecord(
         practice_id=record.practice_id,
         patient_id=patient_id,
         guarantor_id=body.get("guarantor_id") or patient_id,
@@ -438,7 +438,7 @@ def _apply_payment(world: World, record: WritebackRecord, local: dt.datetime, re
         raise _Failed("Patient does not exist in the practice management system.")
     sr_no = world.next_id("transaction")
     entry = body.get("transaction_entry_date") or local.date().isoformat()
-    world.transactions[sr_no] = Transaction(
+    world.transactions[sr_no] = TransactionRecord(
         practice_id=record.practice_id,
         transaction_sr_no=sr_no,
         transaction_type="Payment",
