@@ -13,7 +13,7 @@ Every error the SDK raises derives from [PmsError][pms_connect.errors.PmsError]:
     │   ├── PermissionDeniedError     the API is not in the plan, or the practice is not authorized
     │   ├── NotFoundError             404
     │   ├── ConflictError             409, the record already exists
-    │   ├── PreconditionFailedError   412, e.g. the practice's utility is offline
+    │   ├── PreconditionFailedError   412, a condition the PMS needs for the request is not met
     │   ├── RateLimitError            429
     │   └── ServerError               5xx
     ├── SlotUnavailableError          the slot was taken between search and booking
@@ -171,7 +171,8 @@ class ConflictError(PmsStatusError):
 
 
 class PreconditionFailedError(PmsStatusError):
-    """A precondition failed, e.g. the practice's utility is offline and the write was refused."""
+    """The PMS refused the request (412) because a condition it needs is not met, and did nothing. Which
+    condition that is depends on the provider: its page under Providers says."""
 
 
 class RateLimitError(PmsStatusError):

@@ -6,8 +6,13 @@ Retry rules live here and nowhere else:
 * writes are retried only when the request provably never reached the server (the connection could not be
   opened) or the server refused it without processing it (429). Any other failure of a write is surfaced,
   so that the caller reconciles instead of writing twice;
-* waits are capped, jittered and exponential, and a server hint (``X-Rate-Limit-Reset``, ``Retry-After``)
-  comes first.
+* waits are capped, jittered and exponential, and a server hint (the provider's reset header, then
+  ``Retry-After``) comes first.
+
+Which headers state the rate limit is the provider's to say: it passes its
+[RateLimitHeaders][pms_connect.http.RateLimitHeaders] (Sikka's are ``X-Rate-Limit-Limit``,
+``X-Rate-Limit-Remaining`` and ``X-Rate-Limit-Reset``); the pipeline feeds what they say to the
+[RateLimiter][pms_connect.ratelimit.RateLimiter], which lets them only shrink the budget.
 
 Log lines name the method, the path (never the query string, which can hold phone numbers or names), the
 status and the time taken; headers and bodies are never logged.
@@ -15,11 +20,14 @@ status and the time taken; headers and bodies are never logged.
 
 from __future__ import annotations
 
+import email.utils
 import logging
+import math
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timezone
 
 import httpx
 
@@ -28,6 +36,7 @@ from pms_connect.errors import (
     AuthenticationError,
     BadRequestError,
     ConflictError,
+    InvalidArgumentError,
     NotFoundError,
     PermissionDeniedError,
     PmsConnectionError,
@@ -40,8 +49,9 @@ from pms_connect.errors import (
     StoreError,
 )
 from pms_connect.ratelimit import Priority, RateLimiter
+from pms_connect.validation import check_count, check_seconds
 
-__all__ = ["HttpPipeline", "RetryPolicy", "error_class_for_status", "request_summary"]
+__all__ = ["HttpPipeline", "RateLimitHeaders", "RetryPolicy", "error_class_for_status", "request_summary"]
 
 logger = logging.getLogger("pms_connect.http")
 
@@ -76,13 +86,41 @@ class RetryPolicy:
     max_backoff: float = 20.0
 
     def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
+        check_count(self.max_attempts, "max_attempts", minimum=1)
+        check_seconds(self.initial_backoff, "initial_backoff", allow_zero=True)
+        check_seconds(self.max_backoff, "max_backoff", allow_zero=True)
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
         """Full-jitter exponential backoff for the ``attempt``-th retry (1-based)."""
         ceiling = min(self.max_backoff, self.initial_backoff * 2.0 ** (attempt - 1))
         return ceiling * (0.5 + rng.random() / 2)
+
+
+@dataclass(frozen=True)
+class RateLimitHeaders:
+    """The response headers in which a provider states its rate limit; None for one it does not send.
+
+    Every value is a header name (matched without regard to case) whose value is a number: ``limit`` the
+    requests the current window allows, ``remaining`` how many of them are left, ``reset`` the seconds until
+    the window starts again. ``retry_after`` is the standard HTTP header (seconds or an HTTP date) a 429 may
+    carry; the reset header, when sent, comes first. A provider passes its own to the
+    [HttpPipeline][pms_connect.http.HttpPipeline]: there is no default but the standard ``Retry-After``.
+    """
+
+    limit: str | None = None
+    """The header with the window's request limit, e.g. ``"X-Rate-Limit-Limit"``."""
+    remaining: str | None = None
+    """The header with the requests left in the window, e.g. ``"X-Rate-Limit-Remaining"``."""
+    reset: str | None = None
+    """The header with the seconds until the window resets, e.g. ``"X-Rate-Limit-Reset"``."""
+    retry_after: str | None = "Retry-After"
+    """The header with a 429's hint of when to try again: seconds, or an HTTP date."""
+
+    def __post_init__(self) -> None:
+        for name in ("limit", "remaining", "reset", "retry_after"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value.strip() or value != value.strip()):
+                raise InvalidArgumentError(f"{name} must be a header name or None")
 
 
 _STATUS_ERRORS: dict[int, type[PmsStatusError]] = {
@@ -117,18 +155,30 @@ def _may_retry(exc: BaseException, idempotent: bool) -> bool:
     return idempotent and isinstance(exc, ServerError) and exc.retryable
 
 
-def _header_float(response: httpx.Response, name: str) -> float | None:
-    raw = response.headers.get(name)
+def _header_float(response: httpx.Response, name: str | None) -> float | None:
+    """The header's value as a finite number, or None when the provider sends no such header, this answer
+    lacks it, or its value is not a number."""
+    raw = response.headers.get(name) if name is not None else None
     if raw is None:
         return None
     try:
-        return float(raw.strip())
+        value = float(raw.strip())
     except ValueError:
         return None
+    return value if math.isfinite(value) else None
+
+
+def _header_int(response: httpx.Response, name: str | None) -> int | None:
+    value = _header_float(response, name)
+    return int(value) if value is not None else None
 
 
 class HttpPipeline:
-    """Sends requests for one provider instance. Owns the client only when it created it."""
+    """Sends requests for one provider instance. Owns the client only when it created it.
+
+    ``classify`` turns an answer into the provider's error (or None for a success); ``rate_limit_headers``
+    names the headers in which the provider states its rate limit.
+    """
 
     def __init__(
         self,
@@ -137,6 +187,7 @@ class HttpPipeline:
         owns_client: bool,
         limiter: RateLimiter,
         classify: Classifier,
+        rate_limit_headers: RateLimitHeaders,
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
         rng: random.Random | None = None,
@@ -145,6 +196,8 @@ class HttpPipeline:
         self._owns_client = owns_client
         self.limiter = limiter
         self._classify = classify
+        self.rate_limit_headers = rate_limit_headers
+        """The provider's rate-limit headers, read from every answer."""
         self.retry = retry or RetryPolicy()
         self._clock = clock or SystemClock()
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
@@ -254,18 +307,34 @@ class HttpPipeline:
             raise PmsConnectionError("the connection to the PMS broke", request=summary) from exc
         elapsed_ms = (time.perf_counter() - started) * 1000
         logger.debug("%s -> %d in %.0f ms", summary, response.status_code, elapsed_ms)
-        remaining = _header_float(response, "X-Rate-Limit-Remaining")
-        server_limit = _header_float(response, "X-Rate-Limit-Limit")
+        names = self.rate_limit_headers
+        reset = _header_float(response, names.reset)
         await self.limiter.observe(
             budget_key,
-            remaining=int(remaining) if remaining is not None else None,
-            reset_seconds=_header_float(response, "X-Rate-Limit-Reset"),
-            limit=int(server_limit) if server_limit is not None else None,
+            remaining=_header_int(response, names.remaining),
+            reset_seconds=reset,
+            limit=_header_int(response, names.limit),
         )
         error = self._classify(response, summary)
         if error is not None:
             if isinstance(error, RateLimitError) and error.retry_after is None:
-                reset = _header_float(response, "X-Rate-Limit-Reset")
-                error.retry_after = reset if reset is not None else _header_float(response, "Retry-After")
+                error.retry_after = reset if reset is not None else self._retry_after(response)
             raise error
         return response
+
+    def _retry_after(self, response: httpx.Response) -> float | None:
+        """The ``Retry-After`` hint in seconds: a number, or an HTTP date counted from the clock's now."""
+        name = self.rate_limit_headers.retry_after
+        seconds = _header_float(response, name)
+        if seconds is not None or name is None:
+            return seconds
+        raw = response.headers.get(name)
+        try:
+            when = email.utils.parsedate_to_datetime(raw) if raw else None
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when is None:
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        return max(0.0, (when - self._clock.now()).total_seconds())

@@ -14,6 +14,8 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from pms_connect.validation import check_count
+
 __all__ = ["AsyncPager", "Page"]
 
 T = TypeVar("T")
@@ -32,6 +34,12 @@ class Page(Generic[T]):
     """The number of items of the whole list, when the PMS tells it."""
     more: bool | None = None
     """Whether pages follow, when the source knows better than the item count (e.g. filtered pages)."""
+
+    def __post_init__(self) -> None:
+        check_count(self.index, "index")
+        check_count(self.page_size, "page_size", minimum=1)
+        if self.total_count is not None:
+            check_count(self.total_count, "total_count")
 
     @property
     def page_count(self) -> int | None:
@@ -57,8 +65,7 @@ class AsyncPager(Generic[T]):
     """Async-iterable over every item; ``await pager`` gives the first page, ``await pager.all()`` a list."""
 
     def __init__(self, fetch: FetchPage[T], *, concurrency: int = 4) -> None:
-        if concurrency < 1:
-            raise ValueError("concurrency must be at least 1")
+        check_count(concurrency, "concurrency", minimum=1)
         self._fetch = fetch
         self._concurrency = concurrency
 

@@ -7,9 +7,11 @@
 * Lanes: interactive calls (a caller on the phone) and background work (writeback polling). The background
   lane is capped at ``background_share`` of the budget; interactive calls may use all of it, and a waiting
   interactive call goes before a waiting background one of the same process.
-* The server's headers only ever shrink the budget: ``X-Rate-Limit-Limit`` below the configured budget lowers
-  it, and ``X-Rate-Limit-Remaining`` below what the log leaves is held as phantom grants until the server's
-  ``X-Rate-Limit-Reset``.
+* The server's headers only ever shrink the budget: a limit below the configured budget lowers it, and fewer
+  requests remaining than the log leaves are held as phantom grants until the server's reset. Which headers
+  say so is the provider's [RateLimitHeaders][pms_connect.http.RateLimitHeaders] (Sikka's
+  ``X-Rate-Limit-Limit``, ``-Remaining`` and ``-Reset``); the pipeline passes what they say to
+  [observe][pms_connect.ratelimit.RateLimiter.observe].
 * No herd: in a process, one waiter per key and lane asks the budget and sleeps; the others queue behind it
   in order.
 """
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 from pms_connect.clock import Clock, SystemClock
 from pms_connect.errors import InvalidArgumentError
 from pms_connect.stores import MemoryBudget, RateBudget
+from pms_connect.validation import check_count, check_seconds
 
 __all__ = ["Priority", "RateLimit", "RateLimiter"]
 
@@ -55,11 +58,11 @@ class RateLimit:
     margin_seconds: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.requests < 1 or self.per_seconds <= 0:
-            raise InvalidArgumentError("a rate limit needs at least one request per positive period")
-        if self.margin_seconds < 0:
-            raise InvalidArgumentError("margin_seconds must not be negative")
-        if not 0 < self.background_share <= 1:
+        check_count(self.requests, "requests", minimum=1)
+        check_seconds(self.per_seconds, "per_seconds")
+        check_seconds(self.margin_seconds, "margin_seconds", allow_zero=True)
+        share = self.background_share
+        if isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share <= 1:
             raise InvalidArgumentError("background_share must be in (0, 1]")
 
     def background_cap(self, limit: int) -> int:
@@ -77,6 +80,8 @@ class RateLimiter:
     def __init__(
         self, limit: RateLimit | None = None, *, clock: Clock | None = None, budget: RateBudget | None = None
     ) -> None:
+        if limit is not None and not isinstance(limit, RateLimit):
+            raise InvalidArgumentError("limit must be a RateLimit (or None for the default)")
         self.limit = limit or RateLimit()
         self._clock = clock or SystemClock()
         self.budget: RateBudget = budget if budget is not None else MemoryBudget()
@@ -89,7 +94,7 @@ class RateLimiter:
         """How many times a caller slept for the budget: one sleeper at a time, however many wait."""
 
     def limit_for(self, key: str) -> int:
-        """The budget of ``key``: the configured one, lowered by the server's ``X-Rate-Limit-Limit``."""
+        """The budget of ``key``: the configured one, lowered by the limit the server's headers state."""
         return min(self.limit.requests, self._server_limits.get(key, self.limit.requests))
 
     @asynccontextmanager
@@ -142,8 +147,8 @@ class RateLimiter:
     async def observe(
         self, key: str, *, remaining: int | None, reset_seconds: float | None, limit: int | None = None
     ) -> None:
-        """Follow the server's ``X-Rate-Limit-*`` headers, which can only shrink the budget: a lower
-        ``limit`` lowers it, and fewer ``remaining`` than the log leaves are held until the reset."""
+        """Follow the server's rate-limit headers, which can only shrink the budget: a lower ``limit`` lowers
+        it, and fewer ``remaining`` than the log leaves are held until the reset (``reset_seconds`` from now)."""
         if limit is not None and 0 < limit < self.limit_for(key):
             self._server_limits[key] = limit
         if remaining is None:

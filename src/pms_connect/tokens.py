@@ -23,7 +23,7 @@ from typing import Any, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from pms_connect.clock import Clock, SystemClock
-from pms_connect.errors import AuthenticationError, BadRequestError, PmsConnectionError
+from pms_connect.errors import AuthenticationError, BadRequestError, InvalidArgumentError, PmsConnectionError
 
 __all__ = ["InMemoryTokenStore", "Token", "TokenManager", "TokenStore"]
 
@@ -121,6 +121,8 @@ class TokenManager:
         clock: Clock | None = None,
         skew: timedelta = timedelta(hours=1),
     ) -> None:
+        if not isinstance(skew, timedelta) or skew < timedelta(0):
+            raise InvalidArgumentError("skew must be a timedelta, not negative")
         self._key = key
         self._grant = grant
         self._refresh = refresh

@@ -1,16 +1,29 @@
-"""Input checks every write runs before anything is sent, in one place for every provider.
+"""Input checks, in one place for every provider: the arguments of every write, before anything is sent, and
+the settings of the SDK's objects (timeouts, counts), when they are built.
 
 Each check raises [InvalidArgumentError][pms_connect.errors.InvalidArgumentError] naming the argument, never
 its value (values can be PHI). Ids are checked as given and sent as checked: an id with surrounding spaces is
 refused, not trimmed, because the PMS would be asked about one id and written with another.
+
+[describe_validation_error][pms_connect.validation.describe_validation_error] says what a pydantic
+``ValidationError`` found wrong without quoting a value, for the messages of the errors the SDK raises instead.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import math
+import typing
 import unicodedata
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
+from typing import Any
 from zoneinfo import ZoneInfo
+
+from pydantic import AliasChoices, AliasPath, BaseModel, ValidationError
+from typing_extensions import is_typeddict
 
 from pms_connect.errors import InvalidArgumentError
 
@@ -20,6 +33,7 @@ __all__ = [
     "MAX_ID_LENGTH",
     "MAX_NAME_LENGTH",
     "check_amount",
+    "check_count",
     "check_date",
     "check_duration",
     "check_email",
@@ -27,7 +41,9 @@ __all__ = [
     "check_local_time",
     "check_name",
     "check_phone",
+    "check_seconds",
     "check_text",
+    "describe_validation_error",
 ]
 
 MAX_ID_LENGTH = 64
@@ -194,3 +210,104 @@ def check_amount(value: object, name: str = "amount") -> Decimal:
     except InvalidOperation:
         raise InvalidArgumentError(f"{name} is not a number") from None
     return amount
+
+
+def check_seconds(value: object, name: str, *, allow_zero: bool = False) -> float:
+    """A finite number of seconds (an int or a float, not a bool), above zero, or at least zero with
+    ``allow_zero``: a timeout, a backoff, a lock's wait."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidArgumentError(f"{name} must be a number of seconds")
+    seconds = float(value)
+    if not math.isfinite(seconds):
+        raise InvalidArgumentError(f"{name} must be finite")
+    if seconds < 0 or (seconds == 0 and not allow_zero):
+        raise InvalidArgumentError(f"{name} must not be negative" if allow_zero else f"{name} must be positive")
+    return seconds
+
+
+def check_count(value: object, name: str, *, minimum: int = 0) -> int:
+    """A whole number (an int, not a bool) of at least ``minimum``: attempts, pages, requests."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgumentError(f"{name} must be a whole number")
+    if value < minimum:
+        raise InvalidArgumentError(f"{name} must be at least {minimum}")
+    return value
+
+
+_MAX_PROBLEMS = 5  # a page of 5,000 bad rows is described by its first few
+
+
+def describe_validation_error(error: ValidationError, *types: Any) -> str:
+    """What ``error`` found wrong, by location and error type, never by value: e.g.
+    ``"items.3.birthdate: value_error; request_key: missing"``.
+
+    pydantic's own message quotes the offending input, which may be PHI or a secret; so do its locations
+    where a part is a key of the input (a dict's key, an extra field's name). ``types`` are what was
+    validated (models, TypedDicts, dataclasses, or types built from them, such as ``list[Row]``): a
+    location shows only the field names (and aliases) of these types, reached through any nesting, and list
+    positions; any other part is left out. Without ``types`` no names are shown, only positions and error
+    types. At most five problems are listed, then how many more there are.
+    """
+    known: frozenset[str] = frozenset().union(*(_field_names(t) for t in types))
+    problems: dict[str, list[str]] = {}
+    for err in error.errors(include_url=False, include_context=False, include_input=False):
+        parts = [str(part) for part in err["loc"] if isinstance(part, int) or part in known]
+        kinds = problems.setdefault(".".join(parts), [])
+        if err["type"] not in kinds:
+            kinds.append(err["type"])
+    if len(problems) > 1:
+        # A root-level entry beside deeper ones is an alternative that failed too (the other member of a
+        # union, say): the deeper entries say more.
+        problems.pop("", None)
+    described = [f"{where or '<root>'}: {', '.join(kinds)}" for where, kinds in problems.items()]
+    more = len(described) - _MAX_PROBLEMS
+    text = "; ".join(described[:_MAX_PROBLEMS])
+    return f"{text}; and {more} more" if more > 0 else text
+
+
+def _field_names(root: Any) -> frozenset[str]:
+    try:
+        return _cached_field_names(root)
+    except TypeError:  # an unhashable type expression: walk it uncached
+        return frozenset(_walk(root, set()))
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_field_names(root: Any) -> frozenset[str]:
+    return frozenset(_walk(root, set()))
+
+
+def _walk(tp: Any, seen: set[int]) -> Iterator[str]:
+    """The field names and aliases of every model, TypedDict and dataclass in the type expression ``tp``."""
+    if id(tp) in seen:
+        return
+    seen.add(id(tp))
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        for name, info in tp.model_fields.items():
+            yield name
+            yield from _aliases(info.alias, info.validation_alias)
+            yield from _walk(info.annotation, seen)
+        return
+    if is_typeddict(tp) or (isinstance(tp, type) and dataclasses.is_dataclass(tp)):
+        try:
+            hints: dict[str, Any] = typing.get_type_hints(tp)
+        except (NameError, TypeError, AttributeError):  # an unresolvable annotation: its names still count
+            hints = dict.fromkeys(getattr(tp, "__annotations__", {}))
+        for name, hint in hints.items():
+            yield name
+            if hint is not None:
+                yield from _walk(hint, seen)
+        return
+    for arg in typing.get_args(tp):
+        yield from _walk(arg, seen)
+
+
+def _aliases(*aliases: object) -> Iterator[str]:
+    for alias in aliases:
+        if isinstance(alias, str):
+            yield alias
+        elif isinstance(alias, AliasPath):
+            yield from (part for part in alias.path if isinstance(part, str))
+        elif isinstance(alias, AliasChoices):
+            for choice in alias.choices:
+                yield from _aliases(choice)

@@ -33,6 +33,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticSerializationError, to_jsonable_python
 
 from pms_connect.errors import VaultError
+from pms_connect.validation import describe_validation_error
 
 __all__ = ["DEFAULT_ENV_VAR", "ENVELOPE_VERSION", "CredentialVault"]
 
@@ -196,10 +197,7 @@ class CredentialVault:
             return model.model_validate(data)
         except ValidationError as exc:
             # A ValidationError quotes the input values; name only the fields and error types.
-            problems = ", ".join(
-                f"{'.'.join(str(part) for part in err['loc']) or '<root>'}: {err['type']}"
-                for err in exc.errors(include_input=False, include_url=False)
-            )
+            problems = describe_validation_error(exc, model)
             raise VaultError(f"the sealed secret does not fit {model.__name__} ({problems})") from None
 
     def rotate(self, token: str, *, context: str) -> str:

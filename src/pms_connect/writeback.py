@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import math
 import secrets
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -45,6 +46,7 @@ from pms_connect.errors import (
 from pms_connect.models import Writeback, WritebackResult, WritebackState
 from pms_connect.protocol import WritebackCallback
 from pms_connect.stores import JournalEntry, MemoryJournal, WriteJournal
+from pms_connect.validation import check_count, check_seconds
 
 __all__ = [
     "BoundWritebacks",
@@ -116,6 +118,18 @@ class PollSchedule:
     max_single_checks: int = 5
     error_backoff: timedelta = timedelta(seconds=30)
 
+    def __post_init__(self) -> None:
+        for name in ("min_interval", "max_interval", "error_backoff"):
+            value = getattr(self, name)
+            if not isinstance(value, timedelta) or value <= timedelta(0):
+                raise InvalidArgumentError(f"{name} must be a positive timedelta")
+        if self.max_interval < self.min_interval:
+            raise InvalidArgumentError("max_interval must not be shorter than min_interval")
+        growth = self.growth
+        if isinstance(growth, bool) or not isinstance(growth, int | float) or not 0 <= growth < math.inf:
+            raise InvalidArgumentError("growth must be a finite number, not negative")
+        check_count(self.max_single_checks, "max_single_checks")
+
     def interval(self, age: timedelta) -> timedelta:
         return min(self.max_interval, max(self.min_interval, age * self.growth))
 
@@ -184,6 +198,8 @@ class WritebackPoller:
         leases: Leases | None = None,
         lease_ttl: timedelta = timedelta(seconds=30),
     ) -> None:
+        if not isinstance(max_wait, timedelta) or not isinstance(lease_ttl, timedelta):
+            raise InvalidArgumentError("max_wait and lease_ttl must be timedeltas")
         if max_wait <= timedelta(0) or lease_ttl <= timedelta(0):
             raise InvalidArgumentError("max_wait and lease_ttl must be positive")
         self._source = source
@@ -296,12 +312,7 @@ class WritebackPoller:
         waited for until then; any other is waited for at most ``max_wait``, after which
         [WaitTimeoutError][pms_connect.errors.WaitTimeoutError] is raised and the write stays tracked.
         """
-        deadline = None
-        if timeout is not None:
-            seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout)
-            if seconds < 0:
-                raise InvalidArgumentError("timeout must not be negative")
-            deadline = self._clock.now() + timedelta(seconds=seconds)
+        deadline = None if timeout is None else self._deadline(timeout)
         await self.track(handle, deadline=deadline, source=source)
         finished = self._finished.get(handle.id)
         if finished is not None:
@@ -314,6 +325,14 @@ class WritebackPoller:
         entry.waiters.append(_Waiter(future, give_up))
         self._wake.set()
         return await future
+
+    def _deadline(self, timeout: float | timedelta) -> datetime:
+        raw = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
+        seconds = check_seconds(raw, "timeout", allow_zero=True)
+        try:
+            return self._clock.now() + timedelta(seconds=seconds)
+        except OverflowError:
+            raise InvalidArgumentError("timeout is too far in the future") from None
 
     async def status(self, handle: Writeback, *, source: WritebackSource | None = None) -> WritebackResult:
         """The terminal result if known, else a fresh check at the PMS (``pending`` while its tracking id is

@@ -257,10 +257,22 @@ async def test_observe_low_remaining_then_acquire_waits_for_the_reset_once_those
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"requests": 0}, {"per_seconds": 0}, {"background_share": 0}, {"background_share": 1.5}],
+    [
+        {"requests": 0},
+        {"requests": 2.5},
+        {"requests": True},
+        {"per_seconds": 0},
+        {"per_seconds": float("nan")},
+        {"per_seconds": float("inf")},
+        {"margin_seconds": -1},
+        {"margin_seconds": float("nan")},
+        {"background_share": 0},
+        {"background_share": 1.5},
+    ],
 )
-def test_rate_limit_refuses_nonsense(kwargs):
-    with pytest.raises(InvalidArgumentError, match=r"rate limit|background_share"):
+def test_rate_limit_refuses_nonsense_naming_the_setting(kwargs):
+    (name,) = kwargs
+    with pytest.raises(InvalidArgumentError, match=name):
         RateLimit(**kwargs)
 
 

@@ -19,7 +19,7 @@ from pms_connect.errors import (
 )
 from pms_connect.http import HttpPipeline, RetryPolicy
 from pms_connect.ratelimit import RateLimiter
-from pms_connect.sikka._client import classify_sikka_response
+from pms_connect.sikka._client import SIKKA_RATE_LIMIT_HEADERS, classify_sikka_response
 
 URL = "https://api.sikkasoft.com/v4/appointments"
 
@@ -31,6 +31,7 @@ async def pipeline(clock):
         owns_client=True,
         limiter=RateLimiter(clock=clock),
         classify=classify_sikka_response,
+        rate_limit_headers=SIKKA_RATE_LIMIT_HEADERS,
         retry=RetryPolicy(max_attempts=3, initial_backoff=0.5, max_backoff=20.0),
         clock=clock,
         rng=random.Random(1),
@@ -157,6 +158,7 @@ async def test_max_attempts_one_disables_retries(sikka, clock):
         owns_client=True,
         limiter=RateLimiter(clock=clock),
         classify=classify_sikka_response,
+        rate_limit_headers=SIKKA_RATE_LIMIT_HEADERS,
         retry=RetryPolicy(max_attempts=1),
         clock=clock,
     )

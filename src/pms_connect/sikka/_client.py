@@ -18,6 +18,7 @@ from typing import Annotated, Any, Generic, TypeVar, Union, cast
 import httpx
 from pydantic import BaseModel, Field, SecretStr, TypeAdapter, ValidationError
 
+from pms_connect import models
 from pms_connect.clock import Clock, SystemClock
 from pms_connect.errors import (
     AuthenticationError,
@@ -34,17 +35,20 @@ from pms_connect.errors import (
     RateLimitError,
     ServerError,
 )
-from pms_connect.http import USER_AGENT, HttpPipeline, RetryPolicy, error_class_for_status
+from pms_connect.http import USER_AGENT, HttpPipeline, RateLimitHeaders, RetryPolicy, error_class_for_status
 from pms_connect.pagination import AsyncPager, Page
 from pms_connect.ratelimit import Priority, RateLimit, RateLimiter
 from pms_connect.sikka import _wire as w
 from pms_connect.sikka.credentials import SikkaCredentials
 from pms_connect.stores import RateBudget
 from pms_connect.tokens import Token, TokenManager, TokenStore
+from pms_connect.validation import check_count, check_seconds, describe_validation_error
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_TIMEOUT",
     "MAX_PAGE_SIZE",
+    "SIKKA_RATE_LIMIT_HEADERS",
     "SikkaClient",
     "SikkaPage",
     "classify_sikka_response",
@@ -53,6 +57,15 @@ __all__ = [
 
 DEFAULT_BASE_URL = "https://api.sikkasoft.com/v4"
 MAX_PAGE_SIZE = 5000
+DEFAULT_TIMEOUT = 30.0
+"""Seconds httpx waits to connect, send, read and for a pooled connection, each, unless ``timeout=`` says."""
+SIKKA_RATE_LIMIT_HEADERS = RateLimitHeaders(
+    limit="X-Rate-Limit-Limit",
+    remaining="X-Rate-Limit-Remaining",
+    reset="X-Rate-Limit-Reset",
+    retry_after="Retry-After",
+)
+"""Where Sikka states its per-minute window (gs.txt): the limit, what is left, and seconds to its reset."""
 
 Row = TypeVar("Row")
 Model = TypeVar("Model", bound=BaseModel)
@@ -129,7 +142,8 @@ def _minute_window(response: httpx.Response) -> bool:
     """Whether a 429 is the per-minute window's: gs.txt shows that one with ``X-Rate-Limit-Remaining: 0``.
     Sikka documents no code for it; API2012 is "requests per practice per day", so only these headers make an
     API2012 the short-term limit, worth waiting for."""
-    remaining: str = response.headers.get("X-Rate-Limit-Remaining", "")
+    name = SIKKA_RATE_LIMIT_HEADERS.remaining
+    remaining: str = response.headers.get(name, "") if name else ""
     return remaining.strip() == "0"
 
 
@@ -168,18 +182,19 @@ def classify_sikka_response(response: httpx.Response, summary: str) -> PmsError 
     return error
 
 
-def _unreadable(error: ValidationError, what: str, summary: str, model: type[Any]) -> PmsStatusError:
+def _unreadable(error: ValidationError, what: str, summary: str, model: Any) -> PmsStatusError:
     # pydantic's message would quote the offending (possibly PHI or secret) value: name only the fields.
-    own = model.model_fields if isinstance(model, type) and issubclass(model, BaseModel) else model.__annotations__
-    known = set(own) | set(w.Envelope.model_fields) | set(w.Links.model_fields)
-    fields = set()
-    for err in error.errors():
-        names = [part for part in err["loc"] if isinstance(part, str) and part in known]
-        if names:
-            fields.add(names[-1])
     return PmsStatusError(
-        f"Sikka sent {what} this SDK cannot read (fields: {', '.join(sorted(fields))})", request=summary
+        f"Sikka sent {what} this SDK cannot read ({describe_validation_error(error, model)})", request=summary
     )
+
+
+# The domain models a row is converted into: the names a conversion's ValidationError may show.
+_DOMAIN_MODELS = tuple(
+    value
+    for value in vars(models).values()
+    if isinstance(value, type) and issubclass(value, BaseModel) and value.__module__ == models.__name__
+)
 
 
 def _not_json(summary: str, status: int) -> PmsStatusError:
@@ -218,14 +233,56 @@ def read_page(response: httpx.Response, row_type: type[Row], summary: str) -> w.
     except ValidationError as exc:
         if any(err["type"] == "json_invalid" for err in exc.errors()):
             raise _not_json(summary, response.status_code) from None
-        raise _unreadable(exc, "a row", summary, row_type) from None
+        raise _unreadable(exc, "a row", summary, w.Envelope[row_type]) from None  # type: ignore[valid-type]
     if isinstance(data, list):
         return cast("w.Envelope[Row]", data[0]) if data else w.Envelope[Row]()
     return cast("w.Envelope[Row]", data)
 
 
+def _base_url(base_url: str) -> str:
+    try:
+        url = httpx.URL(base_url) if isinstance(base_url, str) else None
+    except httpx.InvalidURL:
+        url = None
+    if url is None or url.scheme not in ("http", "https") or not url.host:
+        raise InvalidArgumentError("base_url must be an http:// or https:// URL")
+    return base_url.rstrip("/")
+
+
+def _timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
+    if timeout is None:
+        return httpx.Timeout(DEFAULT_TIMEOUT)
+    if isinstance(timeout, httpx.Timeout):
+        return timeout
+    return httpx.Timeout(check_seconds(timeout, "timeout"))
+
+
+def _rate_limiter(
+    rate_limit: int | RateLimit | RateLimiter | None, *, clock: Clock, budget: RateBudget | None
+) -> RateLimiter:
+    """The limiter ``rate_limit`` stands for: a RateLimiter as it is (a shared budget), else a new one."""
+    if isinstance(rate_limit, RateLimiter):
+        return rate_limit
+    if rate_limit is None or isinstance(rate_limit, RateLimit):
+        return RateLimiter(rate_limit, clock=clock, budget=budget)
+    if isinstance(rate_limit, int) and not isinstance(rate_limit, bool):
+        return RateLimiter(
+            RateLimit(requests=check_count(rate_limit, "rate_limit", minimum=1)), clock=clock, budget=budget
+        )
+    raise InvalidArgumentError("rate_limit must be requests per minute, a RateLimit or a RateLimiter")
+
+
 class SikkaClient:
-    """Authenticated requests for one practice, through one pipeline and one token manager."""
+    """Authenticated requests for one practice, through one pipeline and one token manager.
+
+    The HTTP client is ``http_client`` (yours: its own timeouts apply, and it is not closed here), or one
+    made with ``transport`` (e.g. the sandbox's) and ``timeout``: seconds for each of connect, send, read
+    and pool (``None``: 30 s), or an ``httpx.Timeout``. ``rate_limit`` is requests per minute, a
+    [RateLimit][pms_connect.ratelimit.RateLimit] (a budget kept in ``budget``, the store's), or a
+    [RateLimiter][pms_connect.ratelimit.RateLimiter]: a budget shared as it is, with the limiter's own
+    budget store. Settings that could not both apply raise
+    [InvalidArgumentError][pms_connect.errors.InvalidArgumentError] rather than one being ignored.
+    """
 
     def __init__(
         self,
@@ -234,28 +291,33 @@ class SikkaClient:
         base_url: str = DEFAULT_BASE_URL,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float | httpx.Timeout | None = None,
         token_store: TokenStore | None = None,
-        rate_limit: RateLimit | int | None = None,
+        rate_limit: int | RateLimit | RateLimiter | None = None,
+        budget: RateBudget | None = None,
         clock: Clock | None = None,
         retry: RetryPolicy | None = None,
-        timeout: float = 30.0,
-        limiter: RateLimiter | None = None,
-        budget: RateBudget | None = None,
         rng: random.Random | None = None,
     ) -> None:
         if http_client is not None and transport is not None:
-            raise ValueError("pass http_client or transport, not both")
+            raise InvalidArgumentError("pass http_client or transport, not both")
+        if http_client is not None and timeout is not None:
+            raise InvalidArgumentError("timeout does not apply to an http_client you pass: set it on that client")
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise InvalidArgumentError("retry must be a RetryPolicy")
+        if not isinstance(credentials, SikkaCredentials):
+            raise InvalidArgumentError("credentials must be SikkaCredentials")
         self.credentials = credentials
-        self.base_url = base_url.rstrip("/")
+        self.base_url = _base_url(base_url)
         self.clock = clock or SystemClock()
-        if isinstance(rate_limit, int):
-            rate_limit = RateLimit(requests=rate_limit)
-        client = http_client or httpx.AsyncClient(transport=transport, timeout=timeout)
+        rate_limiter = _rate_limiter(rate_limit, clock=self.clock, budget=budget)
+        client = http_client or httpx.AsyncClient(transport=transport, timeout=_timeout(timeout))
         self.pipeline = HttpPipeline(
             client=client,
             owns_client=http_client is None,
-            limiter=limiter or RateLimiter(rate_limit, clock=self.clock, budget=budget),
+            limiter=rate_limiter,
             classify=classify_sikka_response,
+            rate_limit_headers=SIKKA_RATE_LIMIT_HEADERS,
             retry=retry,
             clock=self.clock,
             rng=rng,
@@ -435,7 +497,8 @@ class SikkaClient:
         limit = envelope.limit if envelope.limit is not None and 0 < envelope.limit < page_size else page_size
         links = envelope.pagination
         next_link = None if links is None else bool(links.next)
-        return SikkaPage(rows=envelope.items, total=envelope.total_count, limit=limit, next_link=next_link)
+        total = envelope.total_count if envelope.total_count is None or envelope.total_count >= 0 else None
+        return SikkaPage(rows=envelope.items, total=total, limit=limit, next_link=next_link)
 
     def pager(
         self,
@@ -471,6 +534,12 @@ class SikkaClient:
                 size[0] = page.limit
             try:
                 converted = [convert(row) for row in page.rows]
+            except ValidationError as exc:  # its own message would quote the row's values
+                problems = describe_validation_error(exc, *_DOMAIN_MODELS)
+                raise PmsStatusError(
+                    f"Sikka sent a row this SDK cannot use ({exc.title}: {problems})",
+                    request=self.summary("GET", path),
+                ) from None
             except ValueError as exc:  # e.g. an appointment without a date: name the problem, not the row
                 raise PmsStatusError(
                     f"Sikka sent a row this SDK cannot use ({exc})", request=self.summary("GET", path)

@@ -12,6 +12,7 @@ from pms_connect.models import WritebackResult
 from pms_connect.stores._budget import SERVER_LANE, Grant, answered, grant
 from pms_connect.stores._journal import JournalEntry
 from pms_connect.tokens import InMemoryTokenStore
+from pms_connect.validation import check_seconds
 
 __all__ = ["MemoryBudget", "MemoryJournal", "MemoryStore"]
 
@@ -153,6 +154,7 @@ class MemoryStore:
     """
 
     def __init__(self, *, lock_timeout: float = 30.0) -> None:
+        check_seconds(lock_timeout, "lock_timeout")
         self._tokens = InMemoryTokenStore()
         self._journal = MemoryJournal()
         self._budget = MemoryBudget()

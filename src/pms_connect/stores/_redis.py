@@ -48,6 +48,7 @@ from pms_connect.models import WritebackResult
 from pms_connect.stores._budget import SERVER_LANE
 from pms_connect.stores._journal import JournalEntry
 from pms_connect.tokens import Token
+from pms_connect.validation import check_seconds
 
 if TYPE_CHECKING:
     from pms_connect.vault import CredentialVault
@@ -464,12 +465,12 @@ class RedisStore:
         lock_timeout: float = 30.0,
         lock_lease: float = 15.0,
     ) -> None:
-        if not url.startswith(("redis://", "rediss://", "unix://")):
+        if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
             raise InvalidArgumentError("RedisStore needs a redis:// or rediss:// URL")
-        if not prefix or any(c in prefix for c in " \t\r\n"):
+        if not isinstance(prefix, str) or not prefix or any(c in prefix for c in " \t\r\n"):
             raise InvalidArgumentError("prefix must be a non-empty name without whitespace")
-        if lock_timeout <= 0 or lock_lease <= 0:
-            raise InvalidArgumentError("lock_timeout and lock_lease must be positive")
+        check_seconds(lock_timeout, "lock_timeout")
+        check_seconds(lock_lease, "lock_lease")
         self._redis = _Redis(url, prefix)
         self._vault = vault
         self._lock_timeout = lock_timeout

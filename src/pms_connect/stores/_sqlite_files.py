@@ -6,17 +6,21 @@ import os
 from pathlib import Path
 
 from pms_connect.errors import InvalidArgumentError
+from pms_connect.validation import check_seconds
 
 __all__ = ["create_private_file", "database_path"]
 
 
 def database_path(path: str | os.PathLike[str], *, owner: str, lock_timeout: float, busy_timeout: float) -> Path:
     """``path`` as a file path (an in-memory database is not shared), with positive timeouts."""
-    text = os.fspath(path)
-    if not text or text == ":memory:" or text.startswith("file:"):
+    try:
+        text = os.fspath(path)
+    except TypeError:
+        raise InvalidArgumentError(f"{owner} needs a file path (a str or a path)") from None
+    if isinstance(text, bytes) or not text or text == ":memory:" or text.startswith("file:"):
         raise InvalidArgumentError(f"{owner} needs a file path; an in-memory database is not shared")
-    if lock_timeout <= 0 or busy_timeout <= 0:
-        raise InvalidArgumentError("lock_timeout and busy_timeout must be positive")
+    check_seconds(lock_timeout, "lock_timeout")
+    check_seconds(busy_timeout, "busy_timeout")
     return Path(text)
 
 
