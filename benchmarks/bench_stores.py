@@ -170,7 +170,7 @@ def provider(sandbox: SikkaSandbox, store: Store) -> SikkaProvider:
         transport=sandbox.transport,
         store=store,
         rate_limit=UNLIMITED,
-        poll_schedule=QUIET,
+        poller=QUIET,
     )
 
 

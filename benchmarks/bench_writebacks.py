@@ -144,7 +144,7 @@ async def run(
     limiter = RateLimiter(RateLimit(requests=args.budget, background_share=1.0), clock=clock)
     detected: dict[str, datetime] = {}
     started = time.perf_counter()
-    async with sandbox.provider(limiter=limiter) as pms:
+    async with sandbox.provider(rate_limit=limiter) as pms:
         for entry in entries:
             await pms.store.journal.record(entry)
         writebacks = [handle_from_entry(e) for e in entries]

@@ -215,7 +215,7 @@ async def test_over_http_writes_that_time_out_after_the_pms_logged_them_end_writ
     who = patients(live, 5)
     fast = PollSchedule(min_interval=timedelta(seconds=0.2), max_interval=timedelta(seconds=0.5))
     pms = SikkaProvider(
-        sandbox.credentials, timezone=sandbox.timezone, base_url=live.base_url, timeout=0.3, poll_schedule=fast
+        sandbox.credentials, timezone=sandbox.timezone, base_url=live.base_url, timeout=0.3, poller=fast
     )
     async with pms:
         await pms.features()

@@ -36,7 +36,7 @@ import httpx
 from pms_connect import BookingRequest, NewPatient, PaymentRequest, PmsError
 from pms_connect.clock import SystemClock
 from pms_connect.ratelimit import RateLimit
-from pms_connect.sikka import SikkaCredentials, SikkaProvider
+from pms_connect.sikka import SikkaCredentials, SikkaProvider, SikkaWriteOptions
 from pms_connect.sikka._wire import PracticeRow
 from pms_connect.stores import MemoryStore, RedisStore, SqliteStore
 from pms_connect.writeback import PollSchedule, WritebackPoller, handle_from_entry
@@ -239,8 +239,8 @@ async def main(config: dict[str, Any]) -> None:
         timezone=config["timezone"],
         base_url=config["base_url"],
         store=store,
-        reconcile_window=timedelta(seconds=config.get("reconcile_window", 600)),
-        poll_schedule=fast,
+        writes=SikkaWriteOptions(reconcile_window=timedelta(seconds=config.get("reconcile_window", 600))),
+        poller=fast,
         timeout=30,
         **extra,
     )

@@ -13,6 +13,7 @@ from pms_connect import (
     UnsupportedOperationError,
     WritebackState,
 )
+from pms_connect.sikka import SikkaWriteOptions
 from pms_connect.testing import FakeClock, SikkaSandbox
 
 
@@ -81,7 +82,10 @@ async def test_a_pms_that_needs_more_fields_gets_them_or_nothing_is_sent(
     """writeback.txt: OrthoTrac needs staff and type, Dolphin user, status and type, Planet DDS production_type,
     is_new_patient and has_insurance; without them the PMS refuses the booking minutes later."""
     sandbox = SikkaSandbox(seed=7, clock=FakeClock(), pms_name=pms_name)
-    async with sandbox.provider() as bare, sandbox.provider(pms_fields=fields) as configured:
+    async with (
+        sandbox.provider() as bare,
+        sandbox.provider(writes=SikkaWriteOptions(pms_fields=fields)) as configured,
+    ):
         week = {"start": sandbox.today, "end": sandbox.today + timedelta(days=6)}
         [slot] = await configured.appointments.find_slots(**week, duration=timedelta(minutes=30), limit=1)
         patient = next(p for p in sandbox.world.patients.values() if p.practice_id == "1" and p.status == "Active")
@@ -128,7 +132,7 @@ async def test_new_patients_at_orthotrac_are_refused_at_once_and_dolphin_needs_i
         ("Dolphin Management", {"user": "U1"}, True),
     ]:
         sandbox = SikkaSandbox(seed=7, clock=FakeClock(), pms_name=pms_name)
-        async with sandbox.provider(pms_fields=fields) as pms:
+        async with sandbox.provider(writes=SikkaWriteOptions(pms_fields=fields)) as pms:
             if ok:
                 handle = await pms.patients.create(NewPatient(first_name="Ada", last_name="Lovelace"))
                 assert (await pms.writebacks.wait(handle)).status is WritebackState.WRITTEN

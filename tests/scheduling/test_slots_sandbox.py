@@ -11,7 +11,7 @@ import pytest
 
 from pms_connect.errors import InvalidArgumentError
 from pms_connect.models import BookingRequest, ProviderKind, TimeSlot, WritebackState
-from pms_connect.sikka import SikkaProvider
+from pms_connect.sikka import SikkaProvider, SikkaWriteOptions
 from pms_connect.testing import FakeClock, SikkaSandbox
 
 UTC = timezone.utc
@@ -221,7 +221,9 @@ class TestNativeSlots:
 
     @pytest.fixture
     async def pms(self, sandbox: SikkaSandbox) -> AsyncIterator[SikkaProvider]:
-        async with sandbox.provider(pms_fields={"staff": "STF1", "type": "5"}) as pms:  # OrthoTrac needs both
+        async with sandbox.provider(
+            writes=SikkaWriteOptions(pms_fields={"staff": "STF1", "type": "5"})
+        ) as pms:  # OrthoTrac needs both
             yield pms
 
     async def test_native_slots_are_used_and_read(self, sandbox: SikkaSandbox, pms: SikkaProvider) -> None:

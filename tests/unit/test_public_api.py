@@ -107,7 +107,12 @@ def test_every_exported_name_resolves(name):
 
 
 def test_sikka_all_is_pinned():
-    assert set(pms_connect.sikka.__all__) == {"DEFAULT_BASE_URL", "SikkaCredentials", "SikkaProvider"}
+    assert set(pms_connect.sikka.__all__) == {
+        "DEFAULT_BASE_URL",
+        "SikkaCredentials",
+        "SikkaProvider",
+        "SikkaWriteOptions",
+    }
     assert pms_connect.sikka.DEFAULT_BASE_URL == "https://api.sikkasoft.com/v4"
 
 

@@ -35,7 +35,7 @@ from pms_connect.models import (
     WritebackKind,
     WritebackState,
 )
-from pms_connect.sikka import SikkaProvider
+from pms_connect.sikka import SikkaProvider, SikkaWriteOptions
 from pms_connect.stores import JournalEntry, JournalState
 
 from .conftest import FakeSikka, sikka_list
@@ -732,7 +732,9 @@ async def test_the_payment_sign_is_one_switch(sikka, office, make_provider):
     """Sikka's one documented POST transaction posts a cash payment as "-39.30": negative by default."""
     sikka.route("POST", "transaction").mock(return_value=write_answer("512000"))
 
-    await make_provider(negative_payments=False).payments.post(payment(amount=Decimal("39.30")))
+    await make_provider(writes=SikkaWriteOptions(negative_payments=False)).payments.post(
+        payment(amount=Decimal("39.30"))
+    )
 
     assert body_of(writes(sikka)[0])["amount"] == "39.30"
 

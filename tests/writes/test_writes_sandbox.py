@@ -24,7 +24,7 @@ from pms_connect import (
 )
 from pms_connect.models import WritebackKind
 from pms_connect.ratelimit import RateLimiter
-from pms_connect.sikka import SikkaProvider
+from pms_connect.sikka import SikkaProvider, SikkaWriteOptions
 from pms_connect.stores import JournalEntry, MemoryStore, SlotClaim, new_entry_id
 from pms_connect.testing import FakeClock, SikkaSandbox
 from pms_connect.writeback import PollSchedule
@@ -414,7 +414,7 @@ async def test_interactive_calls_keep_flowing_while_the_poller_is_busy(
     sandbox.faults.utility_online = False
     limiter = RateLimiter(RateLimit(requests=30, per_seconds=60, background_share=0.5), clock=clock)
     busy = PollSchedule(min_interval=timedelta(seconds=1), max_interval=timedelta(seconds=1))
-    async with sandbox.provider(limiter=limiter, poll_schedule=busy) as pms:
+    async with sandbox.provider(rate_limit=limiter, poller=busy) as pms:
         patient_id = await a_patient(pms)
         first = at(pms, next_weekday(pms.today(), 1), 4)
         for i in range(8):
@@ -441,7 +441,7 @@ async def test_check_spu_refuses_a_write_at_once_while_the_utility_is_offline(sa
     from pms_connect import PreconditionFailedError
 
     sandbox.faults.utility_online = False
-    async with sandbox.provider(check_spu=True) as pms:
+    async with sandbox.provider(writes=SikkaWriteOptions(check_spu=True)) as pms:
         patient_id = await a_patient(pms)
         with pytest.raises(PreconditionFailedError, match="offline"):
             await pms.appointments.book(booking(pms, patient_id, at(pms, next_weekday(pms.today(), 2), 6)))
@@ -458,7 +458,7 @@ async def test_one_poller_serves_every_practice_with_one_request_a_round(
     shared = WritebackPoller(journal=store.journal, clock=clock)
     second_practice = sandbox.credentials.model_copy(update={"practice_id": "2"})
     async with (
-        sandbox.provider(store=store, writeback_poller=shared) as first,
+        sandbox.provider(store=store, poller=shared) as first,
         SikkaProvider(
             second_practice,
             timezone=sandbox.timezone,
@@ -466,7 +466,7 @@ async def test_one_poller_serves_every_practice_with_one_request_a_round(
             transport=sandbox.transport,
             clock=clock,
             store=store,
-            writeback_poller=shared,
+            poller=shared,
         ) as second,
     ):
         handles = []
@@ -489,10 +489,10 @@ async def test_one_poller_serves_every_practice_with_one_request_a_round(
 
 
 async def test_status_values_name_the_practices_own_status(sandbox: SikkaSandbox) -> None:
-    async with sandbox.provider(status_values={"cancel": "Broken"}) as pms:
+    async with sandbox.provider(writes=SikkaWriteOptions(status_values={"cancel": "Broken"})) as pms:
         assert await pms.status_value("cancel") == "Broken"
         assert await pms.status_value("confirm") == "Confirmed"
-    async with sandbox.provider(status_values={"confirm": "CONF-TEXT"}) as pms:
+    async with sandbox.provider(writes=SikkaWriteOptions(status_values={"confirm": "CONF-TEXT"})) as pms:
         with pytest.raises(InvalidArgumentError, match="status_values"):
             await pms.status_value("confirm")
 

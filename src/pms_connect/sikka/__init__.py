@@ -2,6 +2,7 @@
 
 from pms_connect.sikka._client import DEFAULT_BASE_URL
 from pms_connect.sikka.credentials import SikkaCredentials
+from pms_connect.sikka.options import SikkaWriteOptions
 from pms_connect.sikka.provider import SikkaProvider
 
-__all__ = ["DEFAULT_BASE_URL", "SikkaCredentials", "SikkaProvider"]
+__all__ = ["DEFAULT_BASE_URL", "SikkaCredentials", "SikkaProvider", "SikkaWriteOptions"]

@@ -100,13 +100,14 @@ class SikkaWrites:
 
     def _practice_fields(self, names: tuple[str, ...], rules: PmsRules, what: str) -> dict[str, str]:
         """The practice's values (``pms_fields``) for the fields its PMS requires on ``what``."""
-        missing = [name for name in names if not self._pms.pms_fields.get(name)]
+        missing = [name for name in names if not self._pms.write_options.pms_fields.get(name)]
         if missing:
             raise UnsupportedOperationError(
                 f"the practice's PMS ({rules.name}) requires {', '.join(missing)} on {what}: name the practice's "
-                f"values once with SikkaProvider(pms_fields={{...}}) (see Sikka's writeback_details)"
+                "values once with SikkaProvider(writes=SikkaWriteOptions(pms_fields={...})) "
+                "(see Sikka's writeback_details)"
             )
-        return {name: self._pms.pms_fields[name] for name in names}
+        return {name: self._pms.write_options.pms_fields[name] for name in names}
 
     async def _booked(self, start: datetime, end: datetime) -> list[Appointment]:
         # From the day before whatever the practice's hours: a visit running past midnight into the slot
@@ -308,7 +309,7 @@ class SikkaWrites:
             "procedure_code": payment_type,
             "procedure_description": description,
             # A credit on the ledger: Sikka's documented example posts a cash payment as "-39.30".
-            "amount": f"-{paid.amount:.2f}" if self._pms.negative_payments else f"{paid.amount:.2f}",
+            "amount": f"-{paid.amount:.2f}" if self._pms.write_options.negative_payments else f"{paid.amount:.2f}",
             "transaction_date": paid.date.strftime("%Y-%m-%d"),
             "practice_id": self._pms.practice_id,
             "note": f"{cleaned[:39]} {entry_id}" if cleaned else entry_id,  # the marker always survives
@@ -330,7 +331,7 @@ class SikkaWrites:
         appointment_id: str | None = None,
         slot: SlotClaim | None = None,
     ) -> JournalEntry:
-        if self._pms.check_spu:
+        if self._pms.write_options.check_spu:
             body = {**body, "check_spu": "true"}  # refused at once (412) while the practice's utility is offline
         now = self._pms.clock.now()
         marker_field = MARKER_FIELDS.get(path.split("/")[0])

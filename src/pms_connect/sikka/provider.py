@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from types import TracebackType
@@ -34,6 +34,7 @@ from pms_connect.sikka._slots import load_schedules
 from pms_connect.sikka._writebacks import SikkaWritebackSource
 from pms_connect.sikka._writes import SikkaWrites
 from pms_connect.sikka.credentials import SikkaCredentials
+from pms_connect.sikka.options import SikkaWriteOptions
 
 if TYPE_CHECKING:
     from pms_connect.protocol import PmsProvider
@@ -42,7 +43,6 @@ from pms_connect.reference import ReferenceCache
 from pms_connect.scheduling import PracticeHours
 from pms_connect.statuses import practice_status
 from pms_connect.stores import MemoryStore, Store
-from pms_connect.validation import check_id, check_text
 from pms_connect.writeback import BoundWritebacks, PollSchedule, WritebackPoller
 
 T = TypeVar("T")
@@ -88,32 +88,28 @@ class PracticeInfo:
 class SikkaProvider:
     """A practice at Sikka ONE.
 
-    ``timezone`` is the practice's IANA zone: Sikka sends wall-clock times without one. Pass either an
-    ``http_client`` you own (it is not closed by [aclose][pms_connect.sikka.SikkaProvider.aclose]) or a
-    ``transport`` (e.g. the sandbox's). ``rate_limit`` is requests per minute (or a
-    [RateLimit][pms_connect.ratelimit.RateLimit]); a shared [RateLimiter][pms_connect.ratelimit.RateLimiter] can
-    be passed as ``limiter`` so several providers spend one budget. With ``check_spu=True`` a write is refused
-    at once ([PreconditionFailedError][pms_connect.errors.PreconditionFailedError]) while the practice's utility
-    is offline, instead of being queued until it comes back. ``status_values`` names the practice's own status
-    for ``"cancel"`` and ``"confirm"`` when its names do not say so (e.g. ``{"confirm": "CONF-TEXT"}``).
-    Pass one ``writeback_poller`` to many providers (say, every practice a worker serves) and it tracks all
-    their writes together, one request a round per Sikka app.
+    ``timezone`` is the practice's IANA zone: Sikka sends wall-clock times without one.
 
-    ``pms_fields`` names the practice's own values for the fields some PMSs require on a write (OrthoTrac:
-    ``staff`` and ``type``; Dolphin: ``user``, ``status``, ``type``; Planet DDS: ``production_type``; ClearDent:
-    ``status``, ``type``, ``user``; from Sikka's ``writeback_details``): without them such a write is refused
-    before sending with [UnsupportedOperationError][pms_connect.errors.UnsupportedOperationError] naming what is
-    missing.
+    ``store`` is what the deployment's workers share (request keys, the rate budget, the write journal, slot
+    claims, the booking lock): the default [MemoryStore][pms_connect.stores.MemoryStore] serves one process,
+    [SqliteStore][pms_connect.stores.SqliteStore] the processes of a host,
+    [RedisStore][pms_connect.stores.RedisStore] a fleet.
 
-    ``negative_payments`` decides the sign a payment's positive ``amount`` takes on the wire: negative (a
-    credit), as Sikka's only documented ``POST transaction`` example posts a cash payment (``"-39.30"``) and as
-    its ledger lists payments; ``False`` sends it positive.
+    The connection: a ``transport`` (e.g. the sandbox's) or an ``http_client`` you own (it is not closed by
+    [aclose][pms_connect.sikka.SikkaProvider.aclose], and its own timeouts apply: passing ``timeout`` or
+    ``transport`` with it is an error, not silently ignored). ``timeout`` is seconds or an ``httpx.Timeout``
+    (30 s by default); ``retry`` a [RetryPolicy][pms_connect.http.RetryPolicy]; ``rate_limit`` requests per
+    minute, a [RateLimit][pms_connect.ratelimit.RateLimit], or a shared
+    [RateLimiter][pms_connect.ratelimit.RateLimiter] so that several providers spend one budget.
 
-    ``store`` is what the deployment's workers share (request keys, the write journal, slot claims, the
-    booking lock): the default [MemoryStore][pms_connect.stores.MemoryStore] serves one process,
-    [SqliteStore][pms_connect.stores.SqliteStore] the processes of a host. ``reconcile_window`` is how long after
-    sending a write whose answer was lost may still appear in Sikka's writeback log; not logged by then, it
-    ends ``not_applied``.
+    ``reference_ttl`` is how long providers, chairs, hours, statuses and features are cached;
+    ``page_size`` how many rows a list asks for per page.
+
+    ``poller`` is a [PollSchedule][pms_connect.writeback.PollSchedule] for this provider's own writeback
+    poller, or one [WritebackPoller][pms_connect.writeback.WritebackPoller] shared by many providers (say,
+    every practice a worker serves: it tracks all their writes together, one request a round per Sikka app).
+    ``writes`` is a [SikkaWriteOptions][pms_connect.sikka.SikkaWriteOptions]: the practice's status names and
+    required fields, the payment sign, ``check_spu``, the reconcile window.
     """
 
     def __init__(
@@ -121,29 +117,25 @@ class SikkaProvider:
         credentials: SikkaCredentials,
         *,
         timezone: str | tzinfo,
-        base_url: str = DEFAULT_BASE_URL,
-        http_client: httpx.AsyncClient | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
         store: Store | None = None,
-        rate_limit: RateLimit | int | None = None,
-        limiter: RateLimiter | None = None,
-        retry: RetryPolicy | None = None,
-        timeout: float = 30.0,
         clock: Clock | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        transport: httpx.AsyncBaseTransport | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        rate_limit: int | RateLimit | RateLimiter | None = None,
         page_size: int = MAX_PAGE_SIZE,
         reference_ttl: timedelta = timedelta(minutes=15),
-        reconcile_window: timedelta = timedelta(minutes=10),
-        poll_schedule: PollSchedule | None = None,
-        writeback_poller: WritebackPoller | None = None,
-        check_spu: bool = False,
-        status_values: Mapping[str, str] | None = None,
-        pms_fields: Mapping[str, str] | None = None,
-        negative_payments: bool = True,
+        poller: PollSchedule | WritebackPoller | None = None,
+        writes: SikkaWriteOptions | None = None,
     ) -> None:
-        if not 1 <= page_size <= MAX_PAGE_SIZE:
+        if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= MAX_PAGE_SIZE:
             raise InvalidArgumentError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
-        if reconcile_window <= timedelta(0):
-            raise InvalidArgumentError("reconcile_window must be positive")
+        if writes is not None and not isinstance(writes, SikkaWriteOptions):
+            raise InvalidArgumentError("writes must be a SikkaWriteOptions")
+        if poller is not None and not isinstance(poller, PollSchedule | WritebackPoller):
+            raise InvalidArgumentError("poller must be a PollSchedule or a shared WritebackPoller")
         self.credentials = credentials
         """The app and practice credentials this provider authenticates with."""
         self.timezone = windows.resolve_zone(timezone)
@@ -158,7 +150,6 @@ class SikkaProvider:
             token_store=self.store.tokens,
             budget=self.store.budget,
             rate_limit=rate_limit,
-            limiter=limiter,
             clock=clock,
             retry=retry,
             timeout=timeout,
@@ -168,17 +159,8 @@ class SikkaProvider:
         """The time source (the system clock unless one was given): every cache, deadline and poll uses it."""
         self.page_size = page_size
         """How many rows a list asks Sikka for per page."""
-        self.check_spu = check_spu
-        """Whether writes are refused while the practice's utility is offline (see the class docstring)."""
-        self.status_values = dict(status_values or {})
-        """The practice's own status names for ``"cancel"`` and ``"confirm"``, where given."""
-        self.negative_payments = negative_payments
-        """Whether a payment's amount is sent negative (a credit), as Sikka's example does."""
-        self.pms_fields = {
-            check_id(k, "a pms_fields name"): check_text(v, f"pms_fields[{k!r}]", max_length=100)
-            for k, v in (pms_fields or {}).items()
-        }
-        """The practice's values for the fields its PMS requires on a write, checked."""
+        self.write_options = writes if writes is not None else SikkaWriteOptions()
+        """How writes are sent to the practice ([SikkaWriteOptions][pms_connect.sikka.SikkaWriteOptions])."""
         self.reference = ReferenceCache(self.clock, reference_ttl)
         """The [ReferenceCache][pms_connect.reference.ReferenceCache] of providers, chairs, hours, statuses,
         features and the practice itself."""
@@ -196,15 +178,20 @@ class SikkaProvider:
         """[Insurance][pms_connect.sikka._resources.Insurance]: carriers and coverage."""
         self.payments = Payments(self)
         """[Payments][pms_connect.sikka._resources.Payments]: the ledger and payment posting."""
-        self.writeback_source = SikkaWritebackSource(self, reconcile_window=reconcile_window)
+        self.writeback_source = SikkaWritebackSource(self, reconcile_window=self.write_options.reconcile_window)
         """How the poller asks Sikka about this practice's writes (its writeback log and status); internal."""
-        if writeback_poller is not None and writeback_poller.journal is not self.store.journal:
-            raise InvalidArgumentError("a shared writeback_poller must use this provider's store's journal")
-        poller = writeback_poller or WritebackPoller(
-            journal=self.store.journal, clock=self.clock, schedule=poll_schedule, leases=self.store
-        )
+        shared = poller if isinstance(poller, WritebackPoller) else None
+        if shared is not None and shared.journal is not self.store.journal:
+            raise InvalidArgumentError("a shared poller must use this provider's store's journal")
+        own_schedule = poller if isinstance(poller, PollSchedule) else None
         self.writebacks = BoundWritebacks(
-            poller, self.writeback_source, practice=self.practice_key, owns_poller=writeback_poller is None
+            shared
+            or WritebackPoller(
+                journal=self.store.journal, clock=self.clock, schedule=own_schedule, leases=self.store
+            ),
+            self.writeback_source,
+            practice=self.practice_key,
+            owns_poller=shared is None,
         )
         """[BoundWritebacks][pms_connect.writeback.BoundWritebacks]: following this practice's writes to their
         outcome (``status``, ``wait``, ``cancel``, ``on_complete``)."""
@@ -346,10 +333,12 @@ class SikkaProvider:
         return await self._cached("appointment_statuses", load)
 
     async def status_value(self, meaning: str) -> str:
-        """The practice's own status for ``meaning`` ("cancel" or "confirm"): ``status_values`` when given
+        """The practice's own status for ``meaning`` ("cancel" or "confirm"): ``writes.status_values`` when given
         (it must be one of the practice's legal values), else the legal value whose name says so
         ([practice_status][pms_connect.statuses.practice_status])."""
-        return practice_status(meaning, await self.appointment_status_values(), named=self.status_values)
+        return practice_status(
+            meaning, await self.appointment_status_values(), named=self.write_options.status_values
+        )
 
     async def test_connection(self) -> ConnectionCheck:
         """Authenticate, then read the practice; never raises. ``latency_ms`` is the whole check's time."""
