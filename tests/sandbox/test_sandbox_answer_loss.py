@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from pms_connect.errors import InvalidArgumentError
 from pms_connect.testing import FakeClock, SandboxFaults, SikkaSandbox
 
 
@@ -154,10 +155,10 @@ async def test_answer_loss_draws_do_not_shift_the_other_faults(clock: FakeClock,
 
 
 def test_the_mode_is_checked(sandbox: SikkaSandbox) -> None:
-    with pytest.raises(ValueError, match="drop, timeout, error"):
+    with pytest.raises(InvalidArgumentError, match="drop, timeout, error"):
         sandbox.faults.write_answer_loss_mode = "vanish"
     assert sandbox.faults.write_answer_loss_mode == "drop"
-    with pytest.raises(ValueError, match="log_delay"):
+    with pytest.raises(InvalidArgumentError, match="log_delay"):
         sandbox.faults.log_delay = dt.timedelta(seconds=-1)
 
 

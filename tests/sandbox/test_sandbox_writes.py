@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from pms_connect.errors import InvalidArgumentError
 from pms_connect.testing import FakeClock, SikkaSandbox
 
 CREATED_KEYS = ["http_code", "http_code_desc", "error_code", "short_message", "long_message", "more_information"]
@@ -671,7 +672,7 @@ async def test_writeback_status_errors(wire: Any, headers: dict[str, str]) -> No
 
 
 async def test_zero_delay_and_negative_delay(clock: FakeClock, wire_for: Any) -> None:
-    with pytest.raises(ValueError, match="negative"):
+    with pytest.raises(InvalidArgumentError, match="negative"):
         SikkaSandbox(clock=clock, writeback_delay=dt.timedelta(seconds=-1))
     sandbox = SikkaSandbox(clock=clock, writeback_delay=dt.timedelta(0))
     async with httpx.AsyncClient(transport=sandbox.transport, base_url=sandbox.base_url) as client:
@@ -685,5 +686,5 @@ async def test_zero_delay_and_negative_delay(clock: FakeClock, wire_for: Any) ->
         assert (await status_of(wire, headers, writeback_id(later)))["status"] == "Pending"
         clock.advance(1)
         assert (await status_of(wire, headers, writeback_id(later)))["status"] == "Success"
-        with pytest.raises(ValueError, match="negative"):
+        with pytest.raises(InvalidArgumentError, match="negative"):
             sandbox.writeback_delay = dt.timedelta(seconds=-5)

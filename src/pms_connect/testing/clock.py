@@ -8,6 +8,7 @@ import itertools
 from datetime import datetime, timedelta, timezone
 
 from pms_connect.clock import Clock
+from pms_connect.errors import InvalidArgumentError
 
 __all__ = ["FakeClock"]
 
@@ -22,7 +23,7 @@ class FakeClock(Clock):
     def __init__(self, start: datetime | None = None, *, yields: int = 20) -> None:
         start = start or datetime(2026, 12, 1, 14, 0, tzinfo=timezone.utc)
         if start.tzinfo is None:
-            raise ValueError("FakeClock needs an aware start time")
+            raise InvalidArgumentError("FakeClock needs an aware start time")
         self._start = start.astimezone(timezone.utc)
         self._offset = 0.0
         self._yields = yields
@@ -41,7 +42,7 @@ class FakeClock(Clock):
         """Move time forward by hand (for synchronous tests)."""
         step = seconds.total_seconds() if isinstance(seconds, timedelta) else seconds
         if step < 0:
-            raise ValueError("time does not run backwards")
+            raise InvalidArgumentError("time does not run backwards")
         self._offset += step
 
     def set(self, when: datetime) -> None:

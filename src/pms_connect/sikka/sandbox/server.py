@@ -23,6 +23,7 @@ import httpx
 from pydantic import SecretStr
 
 from pms_connect.clock import Clock, SystemClock
+from pms_connect.errors import InvalidArgumentError
 from pms_connect.sikka.credentials import SikkaCredentials
 from pms_connect.sikka.sandbox.app import CURRENT_RECORD, build_app
 from pms_connect.sikka.sandbox.auth import KeyStore, SandboxRateLimit
@@ -140,15 +141,15 @@ class SikkaSandbox:
         timezone: str = "America/Chicago",
     ) -> None:
         if writeback_delay < dt.timedelta(0):
-            raise ValueError("writeback_delay must not be negative")
+            raise InvalidArgumentError("writeback_delay must not be negative")
         if key_lifetime <= dt.timedelta(0):
-            raise ValueError("key_lifetime must be positive")
+            raise InvalidArgumentError("key_lifetime must be positive")
         if rate_limit < 1:
-            raise ValueError("rate_limit must be at least 1")
+            raise InvalidArgumentError("rate_limit must be at least 1")
         if rate_window <= dt.timedelta(0):
-            raise ValueError("rate_window must be positive")
+            raise InvalidArgumentError("rate_window must be positive")
         if page_cap is not None and not 1 <= page_cap <= 5000:
-            raise ValueError("page_cap must be between 1 and 5000")
+            raise InvalidArgumentError("page_cap must be between 1 and 5000")
         self.seed = seed
         self.clock: Clock = clock or SystemClock()
         self.timezone = timezone
@@ -185,7 +186,7 @@ class SikkaSandbox:
     @page_cap.setter
     def page_cap(self, cap: int | None) -> None:
         if cap is not None and not 1 <= cap <= 5000:
-            raise ValueError("page_cap must be between 1 and 5000")
+            raise InvalidArgumentError("page_cap must be between 1 and 5000")
         self._state.page_cap = cap
 
     @property
@@ -235,7 +236,7 @@ class SikkaSandbox:
     @writeback_delay.setter
     def writeback_delay(self, delay: dt.timedelta) -> None:
         if delay < dt.timedelta(0):
-            raise ValueError("writeback_delay must not be negative")
+            raise InvalidArgumentError("writeback_delay must not be negative")
         self._state.queue.delay = delay
 
     @property
@@ -294,7 +295,7 @@ class SikkaSandbox:
         )
         if delay is not None:
             if delay < dt.timedelta(0):
-                raise ValueError("delay must not be negative")
+                raise InvalidArgumentError("delay must not be negative")
             record.due = record.submitted + delay
         return record
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from pms_connect.clock import Clock
+from pms_connect.errors import InvalidArgumentError
 from pms_connect.sikka.sandbox.auth import KeyStore, RateVerdict, RequestKey, SandboxRateLimit
 from pms_connect.sikka.sandbox.data import Office, SandboxApp, World
 from pms_connect.sikka.sandbox.writebacks import UtilityStatus, WritebackQueue
@@ -96,7 +97,7 @@ class SandboxFaults:
     @write_answer_loss_mode.setter
     def write_answer_loss_mode(self, mode: str) -> None:
         if mode not in ANSWER_LOSS_MODES:
-            raise ValueError(f"write_answer_loss_mode must be one of {', '.join(ANSWER_LOSS_MODES)}")
+            raise InvalidArgumentError(f"write_answer_loss_mode must be one of {', '.join(ANSWER_LOSS_MODES)}")
         self._write_answer_loss_mode = mode
 
     @property
@@ -107,7 +108,7 @@ class SandboxFaults:
     @log_delay.setter
     def log_delay(self, delay: dt.timedelta) -> None:
         if delay < dt.timedelta(0):
-            raise ValueError("log_delay must not be negative")
+            raise InvalidArgumentError("log_delay must not be negative")
         self._queue.log_delay = delay
 
     @property
