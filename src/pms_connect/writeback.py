@@ -30,7 +30,7 @@ import secrets
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any, Protocol, runtime_checkable
 
 from pms_connect.clock import Clock, SystemClock
@@ -134,14 +134,15 @@ class PollSchedule:
         return min(self.max_interval, max(self.min_interval, age * self.growth))
 
 
-def handle_from_entry(entry: JournalEntry) -> Writeback:
-    """The handle a journal entry stands for (after a restart, or for another worker)."""
+def handle_from_entry(entry: JournalEntry, zone: tzinfo | None = None) -> Writeback:
+    """The handle a journal entry stands for (after a restart, or for another worker); its times in ``zone``
+    (the practice's) when given, as every time a provider hands back is."""
     return Writeback(
         id=entry.id,
         kind=entry.kind,
         practice_id=entry.practice_id,
-        submitted_at=entry.created_at,
-        deadline=entry.deadline,
+        submitted_at=entry.created_at.astimezone(zone) if zone is not None else entry.created_at,
+        deadline=entry.deadline.astimezone(zone) if zone is not None and entry.deadline else entry.deadline,
         appointment_id=entry.appointment_id,
         writeback_id=entry.writeback_id,
         acknowledged=entry.writeback_id is not None,

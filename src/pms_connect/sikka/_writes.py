@@ -426,7 +426,7 @@ class SikkaWrites:
             return await self._lost(entry, exc)
         await pms.store.journal.acknowledge(entry.id, writeback_id, at=pms.clock.now(), reassign=True)
         acknowledged = entry.acknowledged_as(writeback_id, pms.clock.now())
-        handle = handle_from_entry(acknowledged)
+        handle = handle_from_entry(acknowledged, pms.timezone)
         await pms.writebacks.track(handle, intent=acknowledged)
         return handle
 
@@ -440,7 +440,7 @@ class SikkaWrites:
         now = self._pms.clock.now()
         await self._pms.store.journal.mark_sent(entry.id, at=now)
         sent = entry.sent_unacknowledged(now)
-        handle = handle_from_entry(sent)
+        handle = handle_from_entry(sent, self._pms.timezone)
         await self._pms.writebacks.track(handle, intent=sent)
         return handle
 

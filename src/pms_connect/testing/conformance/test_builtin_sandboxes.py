@@ -46,13 +46,3 @@ class TestSikkaSandbox(ProviderConformance):
     def conformance_target(cls) -> ConformanceTarget:
         """One sandbox for the class: every check opens its own provider instances on it."""
         return sikka_sandbox_target()
-
-    @pytest.mark.xfail(
-        strict=True,
-        reason="Writeback.submitted_at is in UTC, not in the provider's timezone: the handle takes the write "
-        "journal entry's created_at (pms_connect.writeback.handle_from_entry), which SikkaProvider records from "
-        "clock.now() in UTC; deadline and completed_at are local",
-    )
-    def test_write_times_are_local(self, conformance_target: ConformanceTarget) -> None:
-        """Known failure of SikkaProvider (see the mark's reason)."""
-        super().test_write_times_are_local(conformance_target)
