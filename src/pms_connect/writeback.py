@@ -184,7 +184,7 @@ class WritebackPoller:
     leader stops or dies. ``max_wait`` bounds a
     ``wait()`` that names no timeout on a write with no deadline of its own (a payment, a new patient): it
     then raises [WaitTimeoutError][pms_connect.errors.WaitTimeoutError] and the write stays tracked. One poller can
-    serve many providers (``SikkaProvider(writeback_poller=shared)``) when they share its journal.
+    serve many providers (``SikkaProvider(poller=shared)``) when they share its journal.
     """
 
     def __init__(

@@ -226,8 +226,9 @@ async def main(config: dict[str, Any]) -> None:
             per_seconds=config["per_seconds"],
             margin_seconds=config.get("margin_seconds", 1.0),
         )
+    poller: PollSchedule | WritebackPoller = fast
     if config.get("lease_ttl"):
-        extra["writeback_poller"] = WritebackPoller(
+        poller = WritebackPoller(
             journal=store.journal,
             clock=SystemClock(),
             schedule=fast,
@@ -240,7 +241,7 @@ async def main(config: dict[str, Any]) -> None:
         base_url=config["base_url"],
         store=store,
         writes=SikkaWriteOptions(reconcile_window=timedelta(seconds=config.get("reconcile_window", 600))),
-        poller=fast,
+        poller=poller,
         timeout=30,
         **extra,
     )
