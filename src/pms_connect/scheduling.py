@@ -24,6 +24,7 @@ import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from pms_connect.errors import InvalidArgumentError
@@ -32,6 +33,8 @@ from pms_connect.models import Appointment, TimeSlot, prevalidated
 __all__ = [
     "DEFAULT_GRID",
     "Block",
+    "DatedHours",
+    "DayHours",
     "Hours",
     "Interval",
     "PracticeHours",
@@ -76,6 +79,19 @@ class WeeklyHours:
         return [end for blocks in self.days.values() for _, end in blocks]
 
 
+class DayHours(Protocol):
+    """What the slot arithmetic asks of a resource's hours: [Hours][pms_connect.scheduling.Hours] (weekly
+    templates) and [DatedHours][pms_connect.scheduling.DatedHours] (a calendar) both answer it."""
+
+    def blocks_on(self, day: date) -> tuple[Block, ...]:
+        """The working blocks of local ``day`` (none: a day off)."""
+        ...
+
+    def ends(self) -> list[time]:
+        """When every block it knows ends (to tell whether hours reach midnight)."""
+        ...
+
+
 class Hours:
     """A resource's schedule history: for a day, the latest weekly schedule effective on or before it.
 
@@ -115,19 +131,55 @@ class Hours:
         schedule = self.schedule_for(day)
         return schedule.blocks_on(day) if schedule is not None else ()
 
+    def ends(self) -> list[time]:
+        """When every block of every weekly schedule ends."""
+        return [end for weekly in self.schedules for end in weekly.ends()]
+
     def __repr__(self) -> str:
         return f"Hours({len(self._dated)} weekly schedules, standing={self._standing is not None})"
+
+
+class DatedHours:
+    """Hours published date by date, as a calendar (Open Dental's schedules): a date without blocks is a day
+    off, whatever its weekday; nothing carries over to a later week."""
+
+    __slots__ = ("_days",)
+
+    def __init__(self, days: Mapping[date, Iterable[Block]]) -> None:
+        self._days: dict[date, tuple[Block, ...]] = {
+            day: tuple(sorted(blocks)) for day, blocks in days.items() if blocks
+        }
+
+    def blocks_on(self, day: date) -> tuple[Block, ...]:
+        return self._days.get(day, ())
+
+    def ends(self) -> list[time]:
+        return [end for blocks in self._days.values() for _, end in blocks]
+
+    @property
+    def days(self) -> list[date]:
+        """The dates with hours, in order."""
+        return sorted(self._days)
+
+    def __repr__(self) -> str:
+        return f"DatedHours({len(self._days)} days)"
 
 
 @dataclass(frozen=True)
 class WorkingHours:
     """Who works when. ``practice`` None means the practice level does not restrict; a provider or an
     operatory missing from its mapping does not work at all (see
-    [resolve_hours][pms_connect.scheduling.resolve_hours] for the fallbacks)."""
+    [resolve_hours][pms_connect.scheduling.resolve_hours] for the fallbacks).
 
-    practice: Hours | None
-    providers: Mapping[str, Hours] = field(default_factory=dict)
-    operatories: Mapping[str, Hours] = field(default_factory=dict)
+    ``seats`` maps ``(provider, operatory)`` to when that provider works in that chair, for PMSs whose
+    schedules name the chairs (Open Dental's schedule operatories): a provider with any seat is offered only
+    in a chair and at a time one of their seats covers; a provider with none may sit in any free chair.
+    """
+
+    practice: DayHours | None
+    providers: Mapping[str, DayHours] = field(default_factory=dict)
+    operatories: Mapping[str, DayHours] = field(default_factory=dict)
+    seats: Mapping[tuple[str, str], DayHours] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -135,10 +187,13 @@ class PracticeHours:
     """A practice's published hours as its PMS keeps them: the practice's own, and each provider's and
     operatory's that have any (``published`` is how many schedule records were read: 0 means none)."""
 
-    practice: Hours | None
-    providers: Mapping[str, Hours] = field(default_factory=dict)
-    operatories: Mapping[str, Hours] = field(default_factory=dict)
+    practice: DayHours | None
+    providers: Mapping[str, DayHours] = field(default_factory=dict)
+    operatories: Mapping[str, DayHours] = field(default_factory=dict)
     published: int = 0
+    seats: Mapping[tuple[str, str], DayHours] = field(default_factory=dict)
+    """When each provider works in each chair, where the PMS's schedules say (see
+    [WorkingHours][pms_connect.scheduling.WorkingHours])."""
 
     @property
     def reach_midnight(self) -> bool:
@@ -148,19 +203,25 @@ class PracticeHours:
             return True
         levels = [self.practice] if self.practice is not None else []
         levels += [*self.providers.values(), *self.operatories.values()]
-        return any(end == time(0) for hours in levels for weekly in hours.schedules for end in weekly.ends())
+        levels += list(self.seats.values())
+        return any(end == time(0) for hours in levels for end in hours.ends())
 
     def for_resources(self, providers: Iterable[str], operatories: Iterable[str]) -> WorkingHours:
         """The hours of these providers and operatories, each level falling back as
         [resolve_hours][pms_connect.scheduling.resolve_hours] says."""
+        providers, operatories = list(providers), list(operatories)
+        wanted = set(providers)
         return WorkingHours(
             practice=self.practice,
             providers=resolve_hours(self.practice, self.providers, providers),
             operatories=resolve_hours(self.practice, self.operatories, operatories),
+            seats={seat: hours for seat, hours in self.seats.items() if seat[0] in wanted},
         )
 
 
-def resolve_hours(practice: Hours | None, own: Mapping[str, Hours], ids: Iterable[str]) -> dict[str, Hours]:
+def resolve_hours(
+    practice: DayHours | None, own: Mapping[str, DayHours], ids: Iterable[str]
+) -> dict[str, DayHours]:
     """Hours for each of ``ids`` at one level (providers or operatories).
 
     When the PMS schedules nobody at this level, everyone follows the practice's hours (many PMSs keep only
@@ -380,6 +441,9 @@ def open_slots(
     if hi <= lo or not providers or not operatories:
         return []
     busy_provider, busy_operatory = _busy(booked)
+    seated: dict[str, list[str]] = {}
+    for provider, operatory in hours.seats:
+        seated.setdefault(provider, []).append(operatory)
     window = [(lo, hi)]
     order: dict[str, list[str]] = {}
     for provider in providers:
@@ -408,11 +472,19 @@ def open_slots(
             if own is None:
                 continue
             working = _intersect(base, _day_intervals(own.blocks_on(day), day, zone))
+            seats = _seat_intervals(hours.seats, provider, seated.get(provider), day, zone)
             for free in _subtract(working, busy_provider.get(provider, [])):
                 for t in _starts(free, duration, zone, grid):
                     t_end = t + duration
                     chair = next(
-                        (o for o in order[provider] if o in chairs and _covers(chairs[o], t, t_end)), None
+                        (
+                            o
+                            for o in order[provider]
+                            if o in chairs
+                            and _covers(chairs[o], t, t_end)
+                            and (seats is None or _covers(seats.get(o, []), t, t_end))
+                        ),
+                        None,
                     )
                     if chair is not None:
                         values = {
@@ -428,6 +500,19 @@ def open_slots(
         if limit is not None and len(slots) >= limit:
             return slots[:limit]
     return slots
+
+
+def _seat_intervals(
+    seats: Mapping[tuple[str, str], DayHours],
+    provider: str,
+    chairs: Sequence[str] | None,
+    day: date,
+    zone: ZoneInfo,
+) -> dict[str, list[Interval]] | None:
+    """When ``provider`` works in each of their chairs on ``day``; None: they have no seats, any chair."""
+    if chairs is None:
+        return None
+    return {chair: _day_intervals(seats[(provider, chair)].blocks_on(day), day, zone) for chair in chairs}
 
 
 def _slot_key(slot: TimeSlot) -> tuple[datetime, str, str]:

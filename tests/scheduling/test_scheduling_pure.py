@@ -10,7 +10,9 @@ import pytest
 from pms_connect.errors import InvalidArgumentError
 from pms_connect.models import Appointment, TimeSlot
 from pms_connect.scheduling import (
+    DatedHours,
     Hours,
+    PracticeHours,
     WeeklyHours,
     WorkingHours,
     natural_order,
@@ -303,3 +305,35 @@ def test_natural_order() -> None:
 
 def test_repeated_ids_do_not_repeat_slots() -> None:
     assert slots(providers=["P1", "P1"], operatories=["OP1", "OP1"]) == slots()
+
+
+# -- hours by date, and providers seated in the chairs their schedule names ---------------------------------
+
+
+def test_dated_hours_open_only_the_dates_they_name() -> None:
+    tuesday = MON + timedelta(days=1)
+    dated = DatedHours({MON: [(time(14), time(15))], tuesday: []})
+    found = slots(
+        hours=WorkingHours(None, {"P1": dated}, {"OP1": dated}),
+        end=at(MON + timedelta(days=8), 0),
+        duration=timedelta(minutes=60),
+    )
+    assert [(s.start, s.end) for s in found] == [(at(MON, 14), at(MON, 15))]  # not next Monday: no template
+    assert dated.days == [MON]
+    assert not PracticeHours(None, {"P1": dated}, published=1).reach_midnight
+    assert PracticeHours(None, {"P1": DatedHours({MON: [(time(20), time(0))]})}, published=1).reach_midnight
+
+
+def test_a_seated_provider_is_offered_only_in_the_chairs_and_times_of_their_seats() -> None:
+    morning_op2 = DatedHours({MON: [(time(9), time(10))]})
+    hours = WorkingHours(
+        NINE_TO_FIVE,
+        {"P1": NINE_TO_FIVE, "P2": NINE_TO_FIVE},
+        {"OP1": NINE_TO_FIVE, "OP2": NINE_TO_FIVE},
+        seats={("P1", "OP2"): morning_op2},
+    )
+    found = slots(hours=hours, providers=["P1", "P2"], operatories=["OP1", "OP2"], duration=timedelta(minutes=60))
+    p1 = [(s.start.hour, s.operatory) for s in found if s.provider_id == "P1"]
+    assert p1 == [(9, "OP2")]  # never OP1, never after 10:00
+    p2 = {s.operatory for s in found if s.provider_id == "P2"}
+    assert p2 == {"OP1"}  # no seats: any free chair, the first in order
