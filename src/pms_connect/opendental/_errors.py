@@ -92,6 +92,7 @@ _WORDS = """
 """
 _VOCABULARY = frozenset(_WORDS.split())
 _TOKEN = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)?|\d+|\s+|.", re.DOTALL)
+_ADDRESS = re.compile(r"\S*@\S*|\b\w+://\S*")
 _KEPT_MARKS = frozenset(".,:;()-/\"'[]?!")
 _MASK_RUN = re.compile(f"{MASK}(?:[\\s.,:;\\-/]*{MASK})+")
 
@@ -102,7 +103,8 @@ def safe_explanation(text: str | None) -> str:
     if not text:
         return ""
     pieces: list[str] = []
-    for token in _TOKEN.findall(text[: _MAX_EXPLANATION * 2]):
+    text = _ADDRESS.sub(MASK, text[: _MAX_EXPLANATION * 2])  # an email or a URL is masked whole
+    for token in _TOKEN.findall(text):
         if token.isspace():
             pieces.append(" ")
         elif token in _KEPT_MARKS or (token[0].isalpha() and token.casefold().replace("’", "'") in _VOCABULARY):

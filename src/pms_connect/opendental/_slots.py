@@ -42,7 +42,16 @@ from pms_connect.slot_search import computed_slots, slot_query
 if TYPE_CHECKING:
     from pms_connect.opendental.provider import OpenDentalProvider
 
-__all__ = ["BLOCKOUT", "ScheduleCache", "Schedules", "busy", "find_slots", "load_schedules", "read_schedules"]
+__all__ = [
+    "BLOCKOUT",
+    "OpenDays",
+    "ScheduleCache",
+    "Schedules",
+    "busy",
+    "find_slots",
+    "load_schedules",
+    "read_schedules",
+]
 
 logger = logging.getLogger("pms_connect.opendental.slots")
 
@@ -70,6 +79,25 @@ class Schedules:
             if provider == provider_id and _covers(hours, start, end, zone):
                 found.add(chair)
         return frozenset(found)
+
+
+class OpenDays:
+    """A chair's hours at Open Dental: all day, every day the practice is not closed. Chairs keep no hours of
+    their own there; the providers' blocks (and the chairs they name) say when a chair is used."""
+
+    __slots__ = ("_closures",)
+
+    def __init__(self, closures: frozenset[date]) -> None:
+        self._closures = closures
+
+    def blocks_on(self, day: date) -> tuple[Block, ...]:
+        return () if day in self._closures else ((_MIDNIGHT, _MIDNIGHT),)
+
+    def ends(self) -> list[time]:
+        return [_MIDNIGHT]
+
+    def __repr__(self) -> str:
+        return f"OpenDays(closed on {len(self._closures)} days)"
 
 
 def _instant(day: date, wall: time, zone: ZoneInfo) -> datetime:
@@ -163,9 +191,11 @@ def read_schedules(rows: Iterable[w.ScheduleRow], *, zone: ZoneInfo, chairs: Seq
         return DatedHours({day: blocks for day, blocks in days.items() if day not in closures})
 
     seats = {seat: dated(days) for seat, days in seat_days.items()}
+    open_days = OpenDays(frozenset(closures))
     hours = PracticeHours(
         practice=None,
         providers={provider: dated(days) for provider, days in provider_days.items()},
+        operatories=dict.fromkeys(chairs, open_days),
         # Open Dental publishes hours day by day: a window with no block is days off, not "no hours at all".
         published=max(1, len(rows)),
         seats=seats,
