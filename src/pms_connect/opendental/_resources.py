@@ -113,7 +113,7 @@ class Providers(_Resource):
     def list(self, *, active_only: bool = False) -> AsyncPager[Provider]:
         """``GET /providers`` (with the credentials' ``ClinicNum``: the clinic's and unrestricted providers,
         hidden ones left out by Open Dental). ``active_only`` leaves out deleted and hidden providers."""
-        practice = self.pms.credentials.clinic_num
+        practice = self.pms.practice_id
         return self.pms.client.pager(
             "providers",
             self._clinic,

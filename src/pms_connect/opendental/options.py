@@ -31,7 +31,6 @@ __all__ = [
     "REMOTE_URL",
     "SERVICE_URL",
     "OpenDentalMode",
-    "parse_permissions",
 ]
 
 OpenDentalMode = Literal["remote", "service", "local", "waterfall"]
