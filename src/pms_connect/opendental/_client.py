@@ -53,6 +53,7 @@ __all__ = [
     "OPEN_DENTAL_RATE_LIMIT_HEADERS",
     "OpenDentalClient",
     "WatermarkPager",
+    "largest_page",
     "pacing_period",
     "page_cap",
     "parse_row",
@@ -81,6 +82,11 @@ def page_cap(route: str, permissions: frozenset[str] | None) -> int:
     """The most rows Open Dental returns a request on ``route`` (remote, service or local)."""
     caps = _ENTERPRISE_CAPS if permissions and "Enterprise" in permissions else _CAPS
     return caps[route]
+
+
+def largest_page(mode: OpenDentalMode, permissions: frozenset[str] | None) -> int:
+    """The largest ``Limit`` a server of ``mode`` accepts (the waterfall's service takes the most)."""
+    return page_cap("remote" if mode == "remote" else "local", permissions)
 
 
 def pacing_period(permissions: frozenset[str] | None) -> float:
@@ -178,7 +184,7 @@ class WatermarkPager(AsyncPager[T]):
     since Open Dental returns rows changed *after* the time given and a clock reads whole seconds. A row may
     so come twice across syncs, never be missed. None until a page has been read, or when no row came."""
 
-    def __init__(self, fetch: Callable[[int], Any], *, concurrency: int = 1) -> None:
+    def __init__(self, fetch: Callable[[int], Awaitable[Page[T]]], *, concurrency: int = 1) -> None:
         super().__init__(fetch, concurrency=concurrency)
         self.watermark: datetime | None = None
         """Pass it as ``changed_since`` next time (aware, in the practice's zone)."""
@@ -276,6 +282,12 @@ class OpenDentalClient:
             raise InvalidArgumentError("http_client must be an httpx.AsyncClient")
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise InvalidArgumentError("retry must be a RetryPolicy")
+        urls = (
+            {"service": _base_url(base_url or SERVICE_URL), "remote": REMOTE_URL}
+            if mode == "waterfall"
+            else {mode: _base_url(base_url or BASE_URLS[mode])}
+        )
+        http_timeout = _timeout(timeout) if http_client is None else None
         self.credentials = credentials
         self.mode: OpenDentalMode = mode
         self.permissions = permissions
@@ -286,7 +298,8 @@ class OpenDentalClient:
         """Seconds between two requests at the remote API, from the declared permissions."""
         self.refused_permissions: set[str] = set()
         """Permission groups a 401 showed the developer key lacks (for ``get_features``)."""
-        self._http = http_client or httpx.AsyncClient(transport=transport, timeout=_timeout(timeout))
+        shared = _shared_limiter(rate_limit, clock=self.clock, budget=budget)
+        self._http = http_client or httpx.AsyncClient(transport=transport, timeout=http_timeout)
         self._owns_http = http_client is None
         self._headers = {
             "Authorization": credentials.authorization,
@@ -294,7 +307,6 @@ class OpenDentalClient:
             "Accept": "application/json",
             "User-Agent": USER_AGENT,
         }
-        shared = _shared_limiter(rate_limit, clock=self.clock, budget=budget)
         remote_pacing = RateLimit(
             requests=1, per_seconds=self.pacing, background_share=1.0, margin_seconds=PACING_MARGIN
         )
@@ -306,7 +318,7 @@ class OpenDentalClient:
                 limiter = RateLimiter(remote_pacing, clock=self.clock, budget=budget)
             else:
                 limiter = _Unpaced(clock=self.clock)
-            base = _base_url(url)
+            base = url
             period = self.pacing if name == "remote" else 1.0
             pipeline = HttpPipeline(
                 client=self._http,
@@ -325,12 +337,12 @@ class OpenDentalClient:
             return _Route(name=name, base_url=base, pipeline=pipeline, page_cap=page_cap(name, permissions))
 
         if mode == "waterfall":
-            self._service: _Route | None = route("service", base_url or SERVICE_URL)
-            self._remote = route("remote", REMOTE_URL)
+            self._service: _Route | None = route("service", urls["service"])
+            self._remote = route("remote", urls["remote"])
             self._active: _Route | None = None
         else:
             self._service = None
-            self._remote = route(mode, base_url or BASE_URLS[mode])
+            self._remote = route(mode, urls[mode])
             self._active = self._remote
         self._probe_due = 0.0
         self._probe_lock = asyncio.Lock()

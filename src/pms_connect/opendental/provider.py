@@ -14,14 +14,14 @@ import httpx
 
 from pms_connect import windows
 from pms_connect.booking import BookingGuard
-from pms_connect.clock import Clock
+from pms_connect.clock import Clock, SystemClock
 from pms_connect.errors import InvalidArgumentError, PmsError
 from pms_connect.http import RetryPolicy
 from pms_connect.models import Appointment, Capability, ConnectionCheck, FeatureSet, Operatory, Provider
 from pms_connect.opendental import _mapping as m
 from pms_connect.opendental import _slots
 from pms_connect.opendental import _wire as w
-from pms_connect.opendental._client import OpenDentalClient, read_rows
+from pms_connect.opendental._client import OpenDentalClient, largest_page, read_rows
 from pms_connect.opendental._resources import (
     Appointments,
     Insurance,
@@ -34,7 +34,7 @@ from pms_connect.opendental._resources import (
 from pms_connect.opendental._writebacks import OpenDentalWritebackSource
 from pms_connect.opendental._writes import OpenDentalWrites
 from pms_connect.opendental.credentials import OpenDentalCredentials
-from pms_connect.opendental.options import OpenDentalMode, parse_permissions
+from pms_connect.opendental.options import MODES, OpenDentalMode, parse_permissions
 from pms_connect.ratelimit import RateLimit, RateLimiter
 from pms_connect.reference import ReferenceCache
 from pms_connect.stores import MemoryStore, Store
@@ -137,6 +137,17 @@ class OpenDentalProvider:
         self.permissions = parse_permissions(permissions)
         """The developer key's declared API permission groups (``ReadAll`` always among them), None when not
         declared."""
+        if mode not in MODES:
+            raise InvalidArgumentError(f"mode must be one of {', '.join(MODES)}")
+        largest = largest_page(mode, self.permissions)
+        if page_size is not None and (
+            isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= largest
+        ):
+            raise InvalidArgumentError(f"page_size must be between 1 and {largest} in this mode")
+        clock = clock or SystemClock()
+        self.reference = ReferenceCache(clock, reference_ttl)
+        """The [ReferenceCache][pms_connect.reference.ReferenceCache] of providers, chairs, definitions,
+        features and the practice itself."""
         self.store: Store = store if store is not None else MemoryStore()
         """What the deployment's workers share: the rate budget, the write journal, slot claims, locks."""
         self.client = OpenDentalClient(
@@ -153,21 +164,12 @@ class OpenDentalProvider:
             clock=clock,
         )
         """The Open Dental HTTP client (servers, pacing, retries, errors) the resources send through."""
-        if page_size is not None and (
-            isinstance(page_size, bool)
-            or not isinstance(page_size, int)
-            or not 1 <= page_size <= self.client.max_page_size
-        ):
-            raise InvalidArgumentError(f"page_size must be between 1 and {self.client.max_page_size} in this mode")
         self.mode: OpenDentalMode = mode
         """How Open Dental is reached."""
         self.clock = self.client.clock
         """The time source (the system clock unless one was given): every cache, deadline and pace uses it."""
         self.page_size = page_size
         """Rows a list asks for per page; None: each server's most (100 remote, 1000 service and local)."""
-        self.reference = ReferenceCache(self.clock, reference_ttl)
-        """The [ReferenceCache][pms_connect.reference.ReferenceCache] of providers, chairs, definitions,
-        features and the practice itself."""
         self._schedules = _slots.ScheduleCache(self.clock, self.reference.ttl)
         self.practices = Practices(self)
         """[Practices][pms_connect.opendental._resources.Practices]: the clinics (or the office itself)."""
