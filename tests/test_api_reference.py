@@ -54,12 +54,13 @@ LISTED = [
     "pms_connect.testing",
     "pms_connect.sikka",
     "pms_connect.sikka.sandbox",
+    "pms_connect.opendental.sandbox",
 ]
 # Documented elsewhere: the command line has its own guide (docs/guides/sandbox.md).
 NOT_API = {"pms_connect.cli"}
 # Packages whose modules are their implementation: the package's own __all__ is the surface (a sandbox's app,
 # endpoints and seed model a server; applications only construct and drive the sandbox).
-IMPLEMENTATION_INSIDE = ("pms_connect.sikka.sandbox",)
+IMPLEMENTATION_INSIDE = ("pms_connect.sikka.sandbox", "pms_connect.opendental.sandbox")
 # Private modules whose public classes are part of the surface all the same: what SikkaProvider's resource
 # attributes are.
 PRIVATE_BUT_DOCUMENTED = ["pms_connect.sikka._resources"]
