@@ -67,7 +67,7 @@ class OpenDentalWritebackSource:
             handle_id=handle.id,
             status=WritebackState.WRITTEN,
             created_id=_created(handle.writeback_id or ""),
-            completed_at=self._pms.clock.now(),
+            completed_at=self._pms.now(),
         )
 
     async def poll(self, handles: Sequence[Writeback]) -> Mapping[str, WritebackResult | None]:

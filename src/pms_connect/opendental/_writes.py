@@ -453,7 +453,7 @@ class OpenDentalWrites:
 
     async def _written(self, entry: JournalEntry, number: str | None) -> Writeback:
         pms = self._pms
-        now = pms.clock.now()
+        now = pms.now()
         writeback_id = writeback_id_for(entry, number)
         await pms.store.journal.acknowledge(entry.id, writeback_id, at=now, reassign=True)
         result = WritebackResult(
@@ -485,7 +485,7 @@ class OpenDentalWrites:
         return handle
 
     async def _settle(self, entry: JournalEntry, state: WritebackState, message: str) -> None:
-        now = self._pms.clock.now()
+        now = self._pms.now()
         result = WritebackResult(handle_id=entry.id, status=state, message=message, completed_at=now)
         await self._pms.store.journal.settle(entry.id, result, at=now)
 
