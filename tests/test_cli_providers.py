@@ -129,13 +129,16 @@ def test_an_unknown_provider_is_a_usage_error_naming_the_known_ones(cli: Run, ar
     assert result.code == 2
     assert result.out == ""
     line = result.one_error_line()
-    assert f"pms-connect {argv[0]}: error: unknown provider 'dentrixx'; known providers: sikka" in line
+    assert f"pms-connect {argv[0]}: error: unknown provider 'dentrixx'; known providers: sikka, opendental" in line
 
 
 def test_an_unknown_provider_with_json_is_json(cli: Run) -> None:
     result = cli("check", "--provider", "dentrixx", "--json")
     assert result.code == 2
-    assert json.loads(result.out) == {"ok": False, "error": "unknown provider 'dentrixx'; known providers: sikka"}
+    assert json.loads(result.out) == {
+        "ok": False,
+        "error": "unknown provider 'dentrixx'; known providers: sikka, opendental",
+    }
     result.one_error_line()
 
 
@@ -237,9 +240,9 @@ def fake() -> Iterator[FakeCli]:
 
 
 def test_the_fake_is_a_known_provider(fake: FakeCli, cli: Run) -> None:
-    assert provider_names() == ["sikka", "fake"]
+    assert provider_names() == ["sikka", "opendental", "fake"]
     result = cli("check", "--provider", "nope")
-    assert "known providers: sikka, fake" in result.one_error_line()
+    assert "known providers: sikka, opendental, fake" in result.one_error_line()
 
 
 def test_check_with_the_fake_reads_its_variables(fake: FakeCli, cli: Run, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -332,7 +335,7 @@ def test_a_name_is_registered_once(fake: FakeCli) -> None:
         register_provider(FakeCli())
     replacement = FakeCli()
     register_provider(replacement, replace=True)
-    assert provider_names() == ["sikka", "fake"]
+    assert provider_names() == ["sikka", "opendental", "fake"]
 
 
 @pytest.mark.parametrize(
@@ -350,4 +353,37 @@ def test_a_malformed_entry_is_refused(name: str, settings: tuple[Setting, ...], 
     entry.settings = settings
     with pytest.raises(ValueError, match=message):
         register_provider(entry)
-    assert provider_names() == ["sikka"]
+    assert provider_names() == ["sikka", "opendental"]
+
+
+# -- opendental, the second built-in provider --------------------------------------------------------------
+
+
+def test_the_demo_runs_offline_against_the_open_dental_sandbox(cli: Run) -> None:
+    result = cli("demo", "--provider", "opendental", "--no-color")
+    assert result.code == 0, result.err
+    assert "the embedded Open Dental sandbox" in result.out
+    assert "6. Booking sent: Open Dental applied it at once (written)" in result.out
+    assert "7. In the PMS now: appointment" in result.out
+
+
+def test_check_against_the_open_dental_sandbox(cli: Run) -> None:
+    result = cli("check", "--provider", "opendental", "--sandbox", "--json")
+    assert result.code == 0, result.err
+    payload = json.loads(result.out)
+    assert payload["ok"] is True
+    assert payload["pms_name"] == "Open Dental"
+
+
+def test_open_dental_settings_are_its_own_variables(cli: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    missing = cli("check", "--provider", "opendental")
+    assert missing.code != 0
+    line = missing.one_error_line()
+    assert "PMS_CONNECT_OPENDENTAL_DEVELOPER_KEY" in line
+    assert "PMS_CONNECT_OPENDENTAL_CUSTOMER_KEY" in line
+    monkeypatch.setenv("PMS_CONNECT_OPENDENTAL_DEVELOPER_KEY", "dev")
+    monkeypatch.setenv("PMS_CONNECT_OPENDENTAL_CUSTOMER_KEY", "cust")
+    monkeypatch.setenv("PMS_CONNECT_OPENDENTAL_MODE", "cloudy")
+    wrong_mode = cli("check", "--provider", "opendental")
+    assert "remote, service, local, waterfall" in wrong_mode.one_error_line()
+    assert "cust" not in wrong_mode.err + wrong_mode.out

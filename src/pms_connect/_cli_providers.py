@@ -26,14 +26,16 @@ from pms_connect.errors import InvalidArgumentError, PmsError
 
 if TYPE_CHECKING:
     from pms_connect.clock import Clock
+    from pms_connect.opendental import OpenDentalCredentials, OpenDentalMode
     from pms_connect.protocol import PmsProvider
     from pms_connect.sikka import SikkaCredentials, SikkaProvider
-    from pms_connect.testing import SikkaSandbox
+    from pms_connect.testing import OpenDentalSandbox, SikkaSandbox
 
 __all__ = [
     "DEFAULT_PROVIDER",
     "CliProvider",
     "LocalSandbox",
+    "OpenDentalCli",
     "SandboxOptions",
     "Setting",
     "Settings",
@@ -424,3 +426,115 @@ def sikka_settings(
     known = {s.name for s in SIKKA.settings}
     flags = {name: value for name, value in (given or {}).items() if name in known}
     return SIKKA.sikka_settings(Settings(SIKKA, flags, environ))
+
+
+# -- Open Dental ------------------------------------------------------------------------------------------
+
+_OD_CREDENTIALS = ("developer_key", "customer_key", "clinic_num")
+
+
+class OpenDentalCli(CliProvider):
+    """Open Dental's API: ``PMS_CONNECT_OPENDENTAL_*``,
+    [OpenDentalProvider][pms_connect.opendental.OpenDentalProvider] and
+    [OpenDentalSandbox][pms_connect.testing.OpenDentalSandbox]."""
+
+    name = "opendental"
+    label = "Open Dental"
+    summary = "Open Dental's own API: remote (through the eConnector), the API Service or the Local API"
+    env_prefix = "PMS_CONNECT_OPENDENTAL_"
+    settings = (
+        Setting("developer_key", "the developer's key, from Open Dental's Developer Portal", required=True),
+        Setting("customer_key", "the practice's customer key (Setup > Advanced Setup > API)", required=True),
+        Setting("clinic_num", "one clinic of a practice that uses clinics"),
+        Setting("timezone", "the practice's IANA time zone", default=DEFAULT_TIMEZONE),
+        Setting("mode", "remote, service, local, or waterfall (service, then remote)", default="remote"),
+        Setting("base_url", "the API's base URL", default="the mode's"),
+    )
+
+    def credentials(self, settings: Settings) -> OpenDentalCredentials:
+        from pydantic import ValidationError
+
+        from pms_connect.opendental import OpenDentalCredentials
+
+        settings.require()
+        try:
+            return OpenDentalCredentials(**settings.values(_OD_CREDENTIALS))
+        except ValidationError as exc:
+            fields = ", ".join(str(e["loc"][0]) for e in exc.errors())
+            raise InvalidArgumentError(f"invalid credentials: {fields}") from None
+
+    def _connection(self, settings: Settings) -> tuple[str, OpenDentalMode, str | None]:
+        from pms_connect.opendental import MODES
+
+        zone = checked_timezone(settings.get("timezone") or DEFAULT_TIMEZONE)
+        given_mode = settings.get("mode") or "remote"
+        mode = next((m for m in MODES if m == given_mode), None)
+        if mode is None:
+            raise InvalidArgumentError(f"the mode must be one of {', '.join(MODES)}")
+        given = settings.get("base_url")
+        what = f"the base URL (--base-url or {self.variable('base_url')})"
+        url = checked_url(given, what=what, example="https://host/api/v1") if given else None
+        return zone, mode, url
+
+    def target(self, settings: Settings) -> Target:
+        from pms_connect.opendental import BASE_URLS, OpenDentalProvider
+
+        credentials = self.credentials(settings)
+        zone, mode, url = self._connection(settings)
+        host = url_host(url or BASE_URLS.get(mode, BASE_URLS["service"]))
+        return Target(
+            host,
+            zone,
+            lambda: OpenDentalProvider(credentials, timezone=zone, mode=mode, base_url=url),
+        )
+
+    def sandbox_target(self, settings: Settings, *, seed: int) -> Target:
+        zone = checked_timezone(settings.get("timezone") or DEFAULT_TIMEZONE)
+        sandbox = _opendental_sandbox()(seed=seed, timezone=zone)
+        flagged = settings.flagged(*_OD_CREDENTIALS)
+        credentials = self.credentials(settings) if flagged else sandbox.credentials
+        return Target(
+            url_host(sandbox.base_url),
+            zone,
+            lambda: sandbox.provider(credentials=credentials),
+        )
+
+    def demo_provider(self, *, seed: int, clock: Clock) -> PmsProvider:
+        return _opendental_sandbox()(seed=seed, clock=clock).provider()
+
+    def local_sandbox(self, options: SandboxOptions) -> LocalSandbox:
+        # Served as the API Service would be (port 30223's behaviour: no throttle, pages of up to 1,000).
+        sandbox = _opendental_sandbox()(seed=options.seed, mode="service", reject_overlaps=options.reject_overlaps)
+        creds = sandbox.credentials
+        exports = {
+            "developer_key": creds.developer_key.get_secret_value(),
+            "customer_key": creds.customer_key.get_secret_value(),
+            "timezone": sandbox.timezone,
+            "mode": "service",
+            "base_url": f"{options.root}/api/v1",
+        }
+        overlaps = "refused (--reject-overlaps)" if options.reject_overlaps else "accepted, as the docs imply"
+        details = [
+            ("base_url", exports["base_url"]),
+            ("developer_key", exports["developer_key"]),
+            ("customer_key", exports["customer_key"]),
+            ("timezone", sandbox.timezone),
+            ("writes", f"applied at once (Open Dental's are synchronous); overlapping bookings {overlaps}"),
+        ]
+        return LocalSandbox(
+            details=details,
+            exports=exports,
+            serve=lambda: sandbox.serve(host=options.host, port=options.port),
+        )
+
+
+def _opendental_sandbox() -> type[OpenDentalSandbox]:
+    try:
+        from pms_connect.testing import OpenDentalSandbox
+    except ImportError as exc:  # its message names the extra to install
+        raise PmsError(str(exc)) from None
+    return OpenDentalSandbox
+
+
+OPENDENTAL = OpenDentalCli()
+register_provider(OPENDENTAL)

@@ -239,7 +239,10 @@ async def _demo(console: Console, entry: CliProvider, seed: int) -> int:
                 reason="Cleaning",
             )
         )
-        if handle.acknowledged:
+        settled = await pms.writebacks.status(handle)
+        if settled.status.terminal:
+            console.print(f"6. Booking sent: {entry.label} applied it at once ({settled.status.value})")
+        elif handle.acknowledged:
             console.print(f"6. Booking sent: {entry.label} queued it as writeback {handle.writeback_id}")
         else:
             console.print(f"6. Booking sent, its answer lost: following it in {entry.label}'s writeback log")
@@ -256,9 +259,10 @@ async def _demo(console: Console, entry: CliProvider, seed: int) -> int:
         if result.created_id is None:
             raise PmsError(f"the booking was not applied (writeback {result.status.value})")
         booked = await pms.appointments.get(result.created_id)
+        dentist = names.get(booked.provider_id or "", booked.provider_id)
         console.print(
             f"7. In the PMS now: appointment {booked.id} on {booked.start:%a %b %d %H:%M} "
-            f"with {booked.provider_id} in {booked.operatory}"
+            f"with {dentist} in operatory {booked.operatory}"
         )
     console.rule("done")
     return 0
