@@ -140,6 +140,9 @@ class SikkaSandbox:
         pms_name: str = "Dentrix",
         timezone: str = "America/Chicago",
     ) -> None:
+        for name, value in (("writeback_delay", writeback_delay), ("key_lifetime", key_lifetime)):
+            if not isinstance(value, dt.timedelta):
+                raise InvalidArgumentError(f"{name} must be a timedelta")
         if writeback_delay < dt.timedelta(0):
             raise InvalidArgumentError("writeback_delay must not be negative")
         if key_lifetime <= dt.timedelta(0):
