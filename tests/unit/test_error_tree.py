@@ -46,6 +46,8 @@ NOT_RAISED_TO_CALLERS = {
     # The fake Sikka's signal inside its own request handlers: answered as an HTTP error body, never raised
     # out of the sandbox to a caller.
     "pms_connect.sikka.sandbox.wire.SikkaError",
+    # The same for the fake Open Dental: a refusal answered as Open Dental's text body.
+    "pms_connect.opendental.sandbox.wire.OdRefusal",
 }
 
 
