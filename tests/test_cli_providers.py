@@ -26,7 +26,7 @@ from pms_connect.cli import (
 )
 from pms_connect.clock import Clock
 from pms_connect.protocol import PmsProvider
-from pms_connect.testing import SikkaSandbox
+from pms_connect.testing import OpenDentalSandbox, SikkaSandbox
 
 SIKKA_VARIABLES = [
     f"PMS_CONNECT_SIKKA_{name}"
@@ -387,3 +387,18 @@ def test_open_dental_settings_are_its_own_variables(cli: Run, monkeypatch: pytes
     wrong_mode = cli("check", "--provider", "opendental")
     assert "remote, service, local, waterfall" in wrong_mode.one_error_line()
     assert "cust" not in wrong_mode.err + wrong_mode.out
+
+
+def test_the_open_dental_sandbox_is_served_as_the_api_service(cli: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    served: list[tuple[str, int, str]] = []
+
+    def serve(self: OpenDentalSandbox, host: str = "127.0.0.1", port: int = 30223) -> None:
+        served.append((host, port, self.mode))
+
+    monkeypatch.setattr(OpenDentalSandbox, "serve", serve)
+    result = cli("sandbox", "--provider", "opendental", "--port", "30299")
+    assert result.code == 0, result.err
+    assert "export PMS_CONNECT_OPENDENTAL_BASE_URL=http://127.0.0.1:30299/api/v1\n" in result.out
+    assert "export PMS_CONNECT_OPENDENTAL_MODE=service\n" in result.out
+    assert "export PMS_CONNECT_OPENDENTAL_CUSTOMER_KEY=" in result.out
+    assert served == [("127.0.0.1", 30299, "service")]
