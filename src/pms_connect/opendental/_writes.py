@@ -267,14 +267,16 @@ class OpenDentalWrites:
         return await self._record_and_send(entry, created=current.id)
 
     async def confirm(self, appointment_id: str) -> Writeback:
-        """``PUT /appointments/{AptNum}/Confirm`` with the practice's own "confirmed" definition."""
+        """``PUT /appointments/{AptNum}/Confirm`` with the practice's own "confirmed" definition (a visible one:
+        a definition the office hid is no longer to be set)."""
         appointment_id = _number(v.check_id(appointment_id, "appointment_id"), "appointment_id")
         await self._require(Capability.CHANGE_APPOINTMENT_STATUS)
-        current, labels = await gather_checks(
-            self._pms.appointments.get(appointment_id), self._pms.confirmations()
+        current, definitions = await gather_checks(
+            self._pms.appointments.get(appointment_id), self._pms.confirmation_definitions()
         )
         if current.cancelled:
             raise InvalidArgumentError("the appointment is cancelled")
+        labels = {d.DefNum: d.ItemName or "" for d in definitions if not d.isHidden}
         chosen = practice_status("confirm", list(labels.values()))
         def_num = next(num for num, name in labels.items() if name == chosen)
         entry = self._entry(
