@@ -15,7 +15,9 @@ Which headers state the rate limit is the provider's to say: it passes its
 [RateLimiter][pms_connect.ratelimit.RateLimiter], which lets them only shrink the budget.
 
 Log lines name the method, the path (never the query string, which can hold phone numbers or names), the
-status and the time taken; headers and bodies are never logged.
+status and the time taken; headers and bodies are never logged. A provider whose paths carry record numbers
+passes a ``path_template`` that replaces them (Open Dental's ``/api/v1/patients/48`` is logged as
+``/api/v1/patients/{id}``); it applies to httpx's own line for the request too.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import math
 import random
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timezone
 
@@ -56,15 +59,31 @@ __all__ = ["HttpPipeline", "RateLimitHeaders", "RetryPolicy", "error_class_for_s
 logger = logging.getLogger("pms_connect.http")
 
 
+#: The ``path_template`` of the pipeline whose request httpx is sending in this task, if it has one: httpx
+#: logs from inside ``send``, so its filter reads it from here.
+_SENDING: ContextVar[Callable[[str], str] | None] = ContextVar("pms_connect_http_sending", default=None)
+
+
+def _loggable_url(url: httpx.URL, template: Callable[[str], str] | None) -> httpx.URL | str:
+    """``url`` without its query, and with its path as ``template`` shows it (when there is one)."""
+    if template is None:
+        return url.copy_with(query=None) if url.query else url
+    try:
+        path = template(url.path)
+    except Exception:  # a logging filter must never fail the request it logs
+        path = "/…"
+    return f"{url.scheme}://{url.netloc.decode('ascii', 'replace')}{path}"
+
+
 class _RedactQueryStrings(logging.Filter):
     """httpx logs every request's full URL at INFO; query strings carry PHI here (a phone fragment, a
-    birthdate filter), so its records show the URL without the query."""
+    birthdate filter), so its records show the URL without the query, and, for a request a pipeline with a
+    ``path_template`` sends, with the path as that pipeline's own lines show it (no record numbers)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple) and any(isinstance(a, httpx.URL) for a in record.args):
-            record.args = tuple(
-                a.copy_with(query=None) if isinstance(a, httpx.URL) and a.query else a for a in record.args
-            )
+            template = _SENDING.get()
+            record.args = tuple(_loggable_url(a, template) if isinstance(a, httpx.URL) else a for a in record.args)
         return True
 
 
@@ -141,9 +160,11 @@ def error_class_for_status(status: int) -> type[PmsStatusError]:
     return _STATUS_ERRORS.get(status, PmsStatusError)
 
 
-def request_summary(request: httpx.Request) -> str:
-    """``"GET /v4/patients"``: method and path, never the query (it can carry PHI) or the host."""
-    return f"{request.method} {request.url.path}"
+def request_summary(request: httpx.Request, path_template: Callable[[str], str] | None = None) -> str:
+    """``"GET /v4/patients"``: method and path (as ``path_template`` shows it, when given), never the query (it
+    can carry PHI) or the host."""
+    path = request.url.path
+    return f"{request.method} {path_template(path) if path_template is not None else path}"
 
 
 def _may_retry(exc: BaseException, idempotent: bool) -> bool:
@@ -177,7 +198,10 @@ class HttpPipeline:
     """Sends requests for one provider instance. Owns the client only when it created it.
 
     ``classify`` turns an answer into the provider's error (or None for a success); ``rate_limit_headers``
-    names the headers in which the provider states its rate limit.
+    names the headers in which the provider states its rate limit; ``path_template`` turns a request's URL
+    path into what every log line (and httpx's line for the request) shows: by default the path as it is.
+    Open Dental's replaces record numbers (``/api/v1/appointments/{id}/Break``), since a PatNum is a chart
+    number.
     """
 
     def __init__(
@@ -191,6 +215,7 @@ class HttpPipeline:
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
         rng: random.Random | None = None,
+        path_template: Callable[[str], str] | None = None,
     ) -> None:
         self.client = client
         self._owns_client = owns_client
@@ -203,6 +228,12 @@ class HttpPipeline:
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
         self.retries = 0
         """Retries performed so far: visible to tests and metrics."""
+        self.path_template = path_template
+        """What log lines show of a request's path (None: the path as it is)."""
+
+    def describe(self, request: httpx.Request) -> str:
+        """The request as this pipeline's log lines and errors name it: ``"PUT /api/v1/appointments/{id}"``."""
+        return request_summary(request, self.path_template)
 
     async def aclose(self) -> None:
         if self._owns_client:
@@ -272,19 +303,19 @@ class HttpPipeline:
 
     def _note_retry(self, request: httpx.Request, exc: BaseException | None, next_attempt: int) -> None:
         self.retries += 1
-        logger.info(
-            "retrying %s after %s (attempt %d)", request_summary(request), type(exc).__name__, next_attempt
-        )
+        logger.info("retrying %s after %s (attempt %d)", self.describe(request), type(exc).__name__, next_attempt)
 
     async def _send(
         self, request: httpx.Request, budget_key: str, grant: str, priority: Priority
     ) -> httpx.Response:
         """Send and read the answer; then, whatever happened, count the grant from the end of the trip."""
+        sending = _SENDING.set(self.path_template)  # for httpx's own log line of this request
         try:
             response = await self.client.send(request)
             await response.aread()
             return response
         finally:
+            _SENDING.reset(sending)
             try:
                 await self.limiter.answered(budget_key, grant, priority)
             except StoreError as exc:  # the answer is what the caller needs; the grant still counts
@@ -292,7 +323,7 @@ class HttpPipeline:
 
     async def _attempt(self, request: httpx.Request, *, budget_key: str, priority: Priority) -> httpx.Response:
         grant = await self.limiter.acquire(budget_key, priority)
-        summary = request_summary(request)
+        summary = self.describe(request)
         started = time.perf_counter()
         try:
             response = await self._send(request, budget_key, grant, priority)

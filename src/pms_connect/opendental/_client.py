@@ -333,6 +333,7 @@ class OpenDentalClient:
                 retry=retry,
                 clock=self.clock,
                 rng=rng,
+                path_template=lambda path: "/" + template_path(path),  # record numbers never reach a log
             )
             return _Route(name=name, base_url=base, pipeline=pipeline, page_cap=page_cap(name, permissions))
 
