@@ -4,8 +4,9 @@ Open Dental has no write queue and no log of API writes: a write is applied whil
 all. So a write with a definite answer is settled when it is sent (see [pms_connect.opendental._writes][]),
 and one whose answer was lost is read back from the data itself, never sent again:
 
-* a booking or a payment by its marker (the journal entry's id at the end of ``Note`` / ``PayNote``), on the
-  patient's appointments of that day or payments entered since the day it was sent;
+* a booking or a payment by its marker (the journal entry's id in ``Note`` / ``PayNote``, wherever an
+  office's later note leaves it), on the patient's appointments of that day or payments entered since the
+  day it was sent;
 * a new patient by last name, first name and birthdate among the charts changed since it was sent
   (``patients/Simple`` with ``DateTStamp``), and the phone or email sent;
 * a reschedule, a cancellation (Break) or a confirmation by the appointment's state: the time, chair,
@@ -122,7 +123,7 @@ class OpenDentalWritebackSource:
         return [
             _text(row, number)
             for row in rows
-            if isinstance(row, Mapping) and _text(row, field).endswith(marker) and _text(row, number).isdigit()
+            if isinstance(row, Mapping) and marker in _text(row, field) and _text(row, number).isdigit()
         ]
 
     async def _booking(self, entry: JournalEntry) -> list[str]:
