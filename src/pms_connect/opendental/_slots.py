@@ -228,11 +228,18 @@ class ScheduleCache:
         self._entries: OrderedDict[tuple[date, date], tuple[float, asyncio.Future[Schedules]]] = OrderedDict()
 
     async def get(self, key: tuple[date, date], load: Callable[[], Awaitable[Schedules]]) -> Schedules:
+        """The schedules of the days ``key`` spans (first, last): a fresh window's own, or a loaded fresh
+        window's that covers them (a booking's day within the fortnight a slot search read costs no
+        request), else loaded."""
         now = self._clock.monotonic()
         entry = self._entries.get(key)
         if entry is not None and now - entry[0] < self._ttl and not _failed(entry[1]):
             self._entries.move_to_end(key)
             return await asyncio.shield(entry[1])
+        for (first, last), (loaded_at, loaded) in reversed(self._entries.items()):
+            covers = first <= key[0] and key[1] <= last
+            if covers and now - loaded_at < self._ttl and loaded.done() and not _failed(loaded):
+                return loaded.result()
         future = asyncio.ensure_future(load())
         self._entries[key] = (now, future)
         self._entries.move_to_end(key)
