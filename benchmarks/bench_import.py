@@ -6,15 +6,22 @@ Each import runs in a new ``python`` process (nothing cached in ``sys.modules``)
 around the import statement alone, alternating the two so that a busy machine slows both alike; the median
 of ``--repeat`` runs is reported, with the modules an import loads that the baseline does not (the optional
 ones: cryptography, sqlite3, redis must not be among them). Goal (issue 11): at most 1.5x.
+
+Both sides import compiled bytecode, as an installed package does (pip compiles a wheel's modules when it
+installs them): the probes share a private ``PYTHONPYCACHEPREFIX``, filled by one unmeasured import of each
+first. Without it, where ``PYTHONDONTWRITEBYTECODE`` is set (as on this machine's shells), the SDK's modules
+would be compiled from source at every run while httpx and pydantic load their installed bytecode.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
 
 _PROBE = """
 import json, sys, time
@@ -30,9 +37,9 @@ BASELINE = "httpx, pydantic"
 OPTIONAL = ("cryptography", "sqlite3", "redis", "fastapi", "rich")
 
 
-def probe(modules: str) -> tuple[float, list[str]]:
+def probe(modules: str, env: dict[str, str]) -> tuple[float, list[str]]:
     out = subprocess.run(  # noqa: S603 - this interpreter, a fixed probe
-        [sys.executable, "-c", _PROBE.format(modules=modules)], capture_output=True, text=True, check=True
+        [sys.executable, "-c", _PROBE.format(modules=modules)], capture_output=True, text=True, check=True, env=env
     ).stdout
     data = json.loads(out)
     return float(data["seconds"]), list(data["modules"])
@@ -43,11 +50,16 @@ def main(repeat: int) -> None:
     base: list[float] = []
     loaded: list[str] = []
     baseline_loaded: list[str] = []
-    for _ in range(repeat):
-        seconds, loaded = probe(SDK)
-        sdk.append(seconds)
-        seconds, baseline_loaded = probe(BASELINE)
-        base.append(seconds)
+    with tempfile.TemporaryDirectory() as cache:
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env["PYTHONPYCACHEPREFIX"] = cache
+        probe(SDK, env)  # compiles both sides' bytecode into the private cache: not measured
+        probe(BASELINE, env)
+        for _ in range(repeat):
+            seconds, loaded = probe(SDK, env)
+            sdk.append(seconds)
+            seconds, baseline_loaded = probe(BASELINE, env)
+            base.append(seconds)
     sdk_ms, base_ms = statistics.median(sdk) * 1000, statistics.median(base) * 1000
     extra = sorted({m.split(".")[0] for m in set(loaded) - set(baseline_loaded)})
     optional = [m for m in extra if m in OPTIONAL]

@@ -64,12 +64,21 @@ def prevalidated(model: type[Model], values: dict[str, Any]) -> Model:
     each of its exact type. This is what ``model_construct`` does, without its per-field Python: a list of
     20,000 appointments is built 3x faster than by ``model_construct`` or validation. Nothing is checked, so
     anything not proved must be validated instead (tests compare both ways for every model built so)."""
-    built = object.__new__(model)
-    object.__setattr__(built, "__dict__", values)
-    object.__setattr__(built, "__pydantic_fields_set__", set(values))
-    object.__setattr__(built, "__pydantic_extra__", None)
-    object.__setattr__(built, "__pydantic_private__", None)
+    built = _new(model)
+    _set_dict(built, values)
+    _set_fields_set(built, set(values))
+    _set_extra(built, None)
+    _set_private(built, None)
     return built
+
+
+# ``BaseModel``'s slots, set through their descriptors: a third cheaper than ``object.__setattr__`` (which
+# looks each one up by name), and this runs for every row of a list.
+_new = object.__new__
+_set_dict = BaseModel.__dict__["__dict__"].__set__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 class _Model(BaseModel):

@@ -135,7 +135,13 @@ class AsyncPager(Generic[T]):
 
     async def all(self) -> list[T]:
         """Every item in one list: convenient for short lists (providers, chairs); iterate long ones."""
-        return [item async for item in self]
+        # Page by page, not item by item: a step of an async generator per row cost more than the row's
+        # mapping's own dict (20,000 rows: 20,000 resumptions of two generators).
+        items: list[T] = []
+        async with contextlib.aclosing(self.pages()) as pages:
+            async for page in pages:
+                items.extend(page.items)
+        return items
 
     async def first(self) -> T | None:
         """The first item, or None; fetches one page."""

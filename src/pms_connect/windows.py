@@ -66,7 +66,7 @@ class Window:
     def overlaps_visit(self, start: datetime, duration: timedelta) -> bool:
         """``overlaps(start, start + duration)`` in elapsed time, with one zone conversion: run on every
         row of a list."""
-        begins = _utc(start)
+        begins = start.astimezone(timezone.utc)  # not through ``_utc``: one call a row fewer
         return begins < self._utc_end and begins + duration > self._utc_start
 
     def __repr__(self) -> str:

@@ -198,3 +198,24 @@ def test_importing_the_sikka_provider_loads_nothing_optional() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout
     assert loaded.strip() == "[]"
+
+
+def test_importing_the_sikka_provider_defers_what_only_slots_searches_and_writes_need() -> None:
+    # Imported on first use (Appointments.find_slots, Patients.search/match, SikkaProvider.writes): a
+    # process that only reads does not pay for them, nor for the other provider or the CLI.
+    deferred = (
+        "pms_connect.sikka._slots",
+        "pms_connect.slot_search",
+        "pms_connect.scheduling",
+        "pms_connect.sikka._patient_search",
+        "pms_connect.matching",
+        "pms_connect.sikka._writes",
+        "pms_connect.write_checks",
+        "pms_connect.opendental",
+        "pms_connect.cli",
+    )
+    probe = f"import sys, pms_connect.sikka; print(sorted(m for m in {deferred!r} if m in sys.modules))"
+    loaded = subprocess.run(  # noqa: S603 - this interpreter, a fixed probe
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    assert loaded.strip() == "[]"

@@ -75,20 +75,6 @@ def operatory(row: w.OperatoryRow) -> Operatory:
     )
 
 
-def _is_cancelled(row: w.AppointmentRow) -> bool:
-    flag = row.get("cancelled")
-    if flag is not None:
-        return flag
-    return means_cancelled(row.get("status"))
-
-
-def _is_confirmed(row: w.AppointmentRow) -> bool:
-    flag = row.get("is_confirmed")
-    if flag is not None:
-        return flag
-    return means_confirmed(row.get("status"))
-
-
 # Appointments and patients come by the thousand: they are built ``prevalidated`` (every value here has the
 # type the wire row proved); the rest are validated as usual.
 
@@ -108,6 +94,10 @@ def appointment(row: w.AppointmentRow, zone: ZoneInfo) -> Appointment:
         raise ValueError("appointment without a date")
     at = row.get("time")
     text = row.get  # the text fields, read through one bound method: this runs for every row of a list
+    status = row.get("status")
+    # Sikka's flags when it sends them, else what the status name says (inline: no call a row for each).
+    cancelled = row.get("cancelled")
+    confirmed = row.get("is_confirmed")
     return prevalidated(
         Appointment,
         {
@@ -119,10 +109,10 @@ def appointment(row: w.AppointmentRow, zone: ZoneInfo) -> Appointment:
             "operatory": text("operatory") or None,
             "start": datetime.combine(day.date(), at, zone) if at is not None else day.replace(tzinfo=zone),
             "duration": _minutes(row.get("length") or 0),
-            "status": text("status") or None,
+            "status": status or None,
             "description": text("description") or None,
-            "cancelled": _is_cancelled(row),
-            "confirmed": _is_confirmed(row),
+            "cancelled": means_cancelled(status) if cancelled is None else cancelled,
+            "confirmed": means_confirmed(status) if confirmed is None else confirmed,
             "kind": text("type") or None,
         },
     )

@@ -36,7 +36,6 @@ from pms_connect.models import (
 )
 from pms_connect.pagination import AsyncPager, Page
 from pms_connect.sikka import _mapping as m
-from pms_connect.sikka import _patient_search, _slots
 from pms_connect.sikka import _wire as w
 from pms_connect.validation import check_id
 
@@ -229,6 +228,10 @@ class Appointments(_Resource):
 
         Sikka's native slots where the PMS has them; otherwise computed from working hours minus booked
         appointments (see [pms_connect.scheduling][])."""
+        # Imported on first use, as the patient search below: the slot engine and its scheduling maths are
+        # a fifth of what importing the provider costs, and a process that only reads does not need them.
+        from pms_connect.sikka import _slots
+
         return await _slots.find_slots(
             self.pms,
             start=start,
@@ -308,6 +311,8 @@ class Patients(_Resource):
         email: str | None = None,
     ) -> builtins.list[Patient]:
         """Patients matching every criterion given (phones compare by digits across cell, home, work)."""
+        from pms_connect.sikka import _patient_search  # on first use, as find_slots says why
+
         return await _patient_search.search(self.pms, phone=phone, name=name, birthdate=birthdate, email=email)
 
     async def match(
@@ -319,6 +324,8 @@ class Patients(_Resource):
         birthdate: date | None = None,
     ) -> PatientMatch:
         """The caller's chart: ``exact``, ``ambiguous`` (tied candidates, never a guess) or ``none``."""
+        from pms_connect.sikka import _patient_search  # on first use, as find_slots says why
+
         return await _patient_search.match(
             self.pms, phone=phone, first_name=first_name, last_name=last_name, birthdate=birthdate
         )

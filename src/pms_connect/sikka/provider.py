@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -30,17 +31,16 @@ from pms_connect.sikka._resources import (
     Practices,
     Providers,
 )
-from pms_connect.sikka._slots import load_schedules
 from pms_connect.sikka._writebacks import SikkaWritebackSource
-from pms_connect.sikka._writes import SikkaWrites
 from pms_connect.sikka.credentials import SikkaCredentials
 from pms_connect.sikka.options import SikkaWriteOptions
 
 if TYPE_CHECKING:
     from pms_connect.protocol import PmsProvider
+    from pms_connect.scheduling import PracticeHours
+    from pms_connect.sikka._writes import SikkaWrites
 from pms_connect.booking import BookingGuard
 from pms_connect.reference import ReferenceCache
-from pms_connect.scheduling import PracticeHours
 from pms_connect.statuses import practice_status
 from pms_connect.stores import MemoryStore, Store
 from pms_connect.writeback import BoundWritebacks, PollSchedule, WritebackPoller
@@ -198,8 +198,15 @@ class SikkaProvider:
         self.guard = BookingGuard(self.store, practice=self.practice_key, clock=self.clock)
         """The [BookingGuard][pms_connect.booking.BookingGuard] that checks and claims a slot for every write
         that books or moves an appointment."""
-        self.writes = SikkaWrites(self)
+
+    @functools.cached_property
+    def writes(self) -> SikkaWrites:
         """The writes behind the resources' write methods (validated, journaled, sent once); internal."""
+        # Made on first use: the write path's modules (its checks, its bodies) are not imported by a process
+        # that only reads, which keeps ``import pms_connect.sikka`` light.
+        from pms_connect.sikka._writes import SikkaWrites
+
+        return SikkaWrites(self)
 
     @property
     def practice_id(self) -> str:
@@ -287,6 +294,8 @@ class SikkaProvider:
 
     async def schedules(self) -> PracticeHours:
         """The practice's working hours (``practice_schedule``), cached for ``reference_ttl``."""
+        from pms_connect.sikka._slots import load_schedules  # on first use, as Appointments.find_slots says
+
         return await self._cached("practice_schedule", lambda: load_schedules(self))
 
     async def known_operatories(self) -> list[Operatory]:
