@@ -4,7 +4,7 @@
 
 An in-memory transport serves Sikka-shaped pages (every value a string, the documented envelope, page-index
 offsets, ``total_count``; bodies pre-serialized, so serving costs the same whoever asks). Measured, as the
-median of ``--repeat`` runs of CPU time (``time.process_time``):
+median of ``--repeat`` runs of CPU time (``time.process_time``), the contenders taking turns run by run:
 
 * ``appointments.list(...).all()`` over a window holding ``--rows`` appointments (plus some the day before,
   which a read from the day before would also fetch), on a new provider each run (the auth handshake
@@ -233,16 +233,19 @@ async def raw(feed: Feed, path: str, params: dict[str, str], model: type[BaseMod
         return len(rows)
 
 
-def cpu(run: Callable[[], Awaitable[int]], repeat: int) -> tuple[float, int]:
-    """Median CPU seconds of ``repeat`` runs (after one warm-up), and what the run returned."""
-    result = asyncio.run(run())
-    times = []
+def cpu(runs: list[Callable[[], Awaitable[int]]], repeat: int) -> list[tuple[float, int]]:
+    """Median CPU seconds of ``repeat`` runs of each (after one warm-up), and what each returned. The runs
+    take turns, one of each per round, so that a machine growing busier or quieter mid-benchmark shifts every
+    contender alike and leaves their ratios alone."""
+    results = [asyncio.run(run()) for run in runs]
+    times: list[list[float]] = [[] for _ in runs]
     for _ in range(repeat):
-        gc.collect()
-        started = time.process_time()
-        asyncio.run(run())
-        times.append(time.process_time() - started)
-    return statistics.median(times), result
+        for index, run in enumerate(runs):
+            gc.collect()
+            started = time.process_time()
+            asyncio.run(run())
+            times[index].append(time.process_time() - started)
+    return [(statistics.median(t), r) for t, r in zip(times, results, strict=True)]
 
 
 def main(rows: int, repeat: int, single: int) -> None:
@@ -285,9 +288,14 @@ def main(rows: int, repeat: int, single: int) -> None:
         (f"{rows:,} appointments", sdk_appointments, "appointments", window, PlainAppointment),
         (f"{rows:,} patients", sdk_patients, "patients", {"practice_id": "1"}, PlainPatient),
     ):
-        sdk_cpu, got = cpu(sdk_run, repeat)
-        raw_cpu, expected = cpu(lambda p=path, q=params: raw(feed, p, q, None), repeat)  # type: ignore[misc]
-        plain_cpu, _ = cpu(lambda p=path, q=params, m=plain: raw(feed, p, q, m), repeat)  # type: ignore[misc]
+        (sdk_cpu, got), (raw_cpu, expected), (plain_cpu, _) = cpu(
+            [
+                sdk_run,
+                lambda p=path, q=params: raw(feed, p, q, None),  # type: ignore[misc]
+                lambda p=path, q=params, m=plain: raw(feed, p, q, m),  # type: ignore[misc]
+            ],
+            repeat,
+        )
         assert got == expected == rows, (got, expected, rows)
         table.append((what, sdk_cpu, raw_cpu, plain_cpu))
 
