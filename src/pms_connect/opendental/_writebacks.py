@@ -30,7 +30,7 @@ from pms_connect.stores import JournalEntry
 if TYPE_CHECKING:
     from pms_connect.opendental.provider import OpenDentalProvider
 
-__all__ = ["OpenDentalWritebackSource"]
+__all__ = ["OpenDentalWritebackSource", "writeback_id_for"]
 
 #: Allowed difference between this host's clock and the office server's (``DateTStamp`` is the server's).
 CLOCK_SKEW = timedelta(minutes=2)
@@ -40,6 +40,16 @@ _BROKEN = frozenset({"broken", "unschedlist"})
 def _text(row: Mapping[str, Any], key: str) -> str:
     value = row.get(key)
     return "" if value is None else str(value).strip()
+
+
+def writeback_id_for(entry: JournalEntry, number: str | None) -> str:
+    """The journal's tracking id of a write: a created record's own (``appointments:18``), so that two lost
+    writes can never adopt one record, or the updated record's with the entry (an update of one appointment
+    may be written many times)."""
+    resource = entry.path.split("/")[0]
+    if entry.method == "POST":
+        return f"{resource}:{number}"
+    return f"{resource}:{number}:{entry.id}"
 
 
 def _created(writeback_id: str) -> str:
@@ -89,13 +99,8 @@ class OpenDentalWritebackSource:
         for entry in entries:
             numbers = await self._read_back(entry)
             if numbers:
-                found[entry.id] = [self._tracking_id(entry, n) for n in numbers]
+                found[entry.id] = [writeback_id_for(entry, n) for n in numbers]
         return found
-
-    @staticmethod
-    def _tracking_id(entry: JournalEntry, number: str) -> str:
-        resource = entry.path.split("/")[0]
-        return f"{resource}:{number}" if entry.method == "POST" else f"{resource}:{number}:{entry.id}"
 
     async def _read_back(self, entry: JournalEntry) -> list[str]:
         kind, body = entry.kind, entry.body

@@ -20,6 +20,7 @@ whose answer was lost is found by identity, never confused with another one.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Mapping
@@ -44,14 +45,15 @@ from pms_connect.models import (
     BookingRequest,
     Capability,
     NewPatient,
+    Operatory,
     PaymentRequest,
     Writeback,
     WritebackKind,
-    WritebackResult,
     WritebackState,
     elapsed_after,
 )
 from pms_connect.opendental._mapping import pattern_for
+from pms_connect.opendental._writebacks import writeback_id_for
 from pms_connect.statuses import practice_status
 from pms_connect.stores import JournalEntry, SlotClaim, new_entry_id
 from pms_connect.write_checks import (
@@ -66,12 +68,12 @@ from pms_connect.write_checks import (
     require_active_provider,
     require_capability,
 )
-from pms_connect.writeback import handle_from_entry
+from pms_connect.write_journal import WriteJournal
 
 if TYPE_CHECKING:
     from pms_connect.opendental.provider import OpenDentalProvider
 
-__all__ = ["MARKER_FIELDS", "OpenDentalWrites", "created_number", "wire_body", "writeback_id_for"]
+__all__ = ["MARKER_FIELDS", "OpenDentalWrites", "created_number", "wire_body"]
 
 logger = logging.getLogger("pms_connect.opendental.writes")
 
@@ -337,6 +339,22 @@ class OpenDentalWrites:
 
     # -- journal, claim, send ---------------------------------------------------------------------------
 
+    @functools.cached_property
+    def _journal(self) -> WriteJournal:
+        pms = self._pms
+        return WriteJournal(
+            store=pms.store,
+            guard=pms.guard,
+            writebacks=pms.writebacks,
+            clock=pms.clock,
+            zone=pms.timezone,
+            practice=pms.practice_key,
+            practice_id=pms.practice_id,
+            summary=pms.client.summary,
+            logger=logger,
+            recovery="it is read back from Open Dental",
+        )
+
     def _entry(
         self,
         entry_id: str,
@@ -349,22 +367,16 @@ class OpenDentalWrites:
         slot: SlotClaim | None = None,
         deadline: datetime | None = None,
     ) -> JournalEntry:
-        now = self._pms.clock.now()
-        marker_field = MARKER_FIELDS.get(path) if method == "POST" else None
-        return JournalEntry(
-            id=entry_id,
-            kind=kind,
-            practice=self._pms.practice_key,
-            practice_id=self._pms.practice_id,
-            method=method,
-            path=path,
-            body=body,
-            marker=entry_id if marker_field and entry_id in body.get(marker_field, "") else None,
-            slot=slot,
+        return self._journal.entry(
+            entry_id,
+            kind,
+            method,
+            path,
+            body,
+            marker_field=MARKER_FIELDS.get(path) if method == "POST" else None,
             deadline=deadline,
             appointment_id=appointment_id,
-            created_at=now,
-            touched_at=now,
+            slot=slot,
         )
 
     async def _claim_and_send(
@@ -382,23 +394,14 @@ class OpenDentalWrites:
         moves: str | None,
         booked: list[Appointment],
     ) -> Writeback:
-        recorded: list[JournalEntry] = []
-
-        async def record(claim: SlotClaim) -> None:
-            entry = self._entry(
-                entry_id,
-                kind,
-                method,
-                path,
-                {**body, "Op": claim.operatory or ""},
-                appointment_id=moves,
-                slot=claim,
-                deadline=start,
+        def make(claim: SlotClaim) -> JournalEntry:
+            seated = {**body, "Op": claim.operatory or ""}
+            return self._entry(
+                entry_id, kind, method, path, seated, appointment_id=moves, slot=claim, deadline=start
             )
-            await self._pms.store.journal.record(entry)
-            recorded.append(entry)
 
-        await self._pms.guard.claim(
+        entry = await self._journal.claim(
+            make,
             provider_id=provider_id,
             operatory=operatory,
             operatories=await self._chairs(provider_id, start, end),
@@ -406,11 +409,10 @@ class OpenDentalWrites:
             end=end,
             moves=moves,
             booked=booked,
-            record=record,
         )
-        return await self._send(recorded[0], created=moves, created_field=None if moves else "AptNum")
+        return await self._send(entry, created=moves, created_field=None if moves else "AptNum")
 
-    async def _chairs(self, provider_id: str, start: datetime, end: datetime) -> list[Any]:
+    async def _chairs(self, provider_id: str, start: datetime, end: datetime) -> list[Operatory]:
         """The visible chairs in the order to try them: those the provider's schedule names for the visit's
         time first (where it names any), then the rest."""
         chairs = await self._pms.known_operatories()
@@ -422,12 +424,12 @@ class OpenDentalWrites:
     async def _record_and_send(
         self, entry: JournalEntry, *, created: str | None = None, created_field: str | None = None
     ) -> Writeback:
-        await self._pms.store.journal.record(entry)
-        return await self._send(entry, created=created, created_field=created_field)
+        recorded = await self._journal.record(entry)
+        return await self._send(recorded, created=created, created_field=created_field)
 
     async def _send(self, entry: JournalEntry, *, created: str | None, created_field: str | None) -> Writeback:
         """The one place a write is sent: once, its outcome journaled whatever happens."""
-        pms = self._pms
+        pms, journal = self._pms, self._journal
         summary = pms.client.summary(entry.method, entry.path)
         try:
             response = await pms.client.request(
@@ -435,68 +437,19 @@ class OpenDentalWrites:
             )
         except PmsConnectionError as exc:
             if not exc.request_sent:  # it never left (the pipeline already retried the connect)
-                await self._settle(entry, WritebackState.NOT_APPLIED, "the request never reached the PMS")
+                await journal.settle(entry, WritebackState.NOT_APPLIED, "the request never reached the PMS")
                 raise
-            return await self._lost(entry, exc)
+            return await journal.lost(entry, exc)
         except ServerError as exc:  # a 5xx (504: the office took over 60 s) may have been applied
-            return await self._lost(entry, exc)
+            return await journal.lost(entry, exc)
         except (AuthenticationError, PermissionDeniedError):
-            await self._settle(entry, WritebackState.NOT_APPLIED, "refused: the key may not make this write")
+            await journal.settle(entry, WritebackState.NOT_APPLIED, "refused: the key may not make this write")
             raise
         except PmsError as exc:  # Open Dental refused it (400, 404): nothing was written
-            return await self._settle_handle(
-                entry, WritebackState.FAILED, f"refused by Open Dental: {exc.message}"
-            )
+            message = f"refused by Open Dental: {exc.message}"
+            return await journal.settled(entry, WritebackState.FAILED, message)
         try:
             number = created_number(response, created_field, summary) if created_field else created
         except PmsStatusError as exc:  # written, but the answer is unreadable: read it back instead
-            return await self._lost(entry, exc)
-        return await self._written(entry, number)
-
-    async def _written(self, entry: JournalEntry, number: str | None) -> Writeback:
-        pms = self._pms
-        now = pms.now()
-        writeback_id = writeback_id_for(entry, number)
-        await pms.store.journal.acknowledge(entry.id, writeback_id, at=now, reassign=True)
-        result = WritebackResult(
-            handle_id=entry.id, status=WritebackState.WRITTEN, created_id=number, completed_at=now
-        )
-        await pms.store.journal.settle(entry.id, result, at=now)
-        handle = handle_from_entry(entry.acknowledged_as(writeback_id, now), pms.timezone)
-        await pms.writebacks.track(handle)
-        return handle
-
-    async def _settle_handle(self, entry: JournalEntry, state: WritebackState, message: str) -> Writeback:
-        await self._settle(entry, state, message)
-        handle = handle_from_entry(entry, self._pms.timezone)
-        await self._pms.writebacks.track(handle)
-        return handle
-
-    async def _lost(self, entry: JournalEntry, error: PmsError) -> Writeback:
-        """The write may have been applied: never send it again; the poller reads it back."""
-        logger.warning(
-            "%s failed ambiguously (%s); it is not sent again, it is read back from Open Dental",
-            self._pms.client.summary(entry.method, entry.path),
-            type(error).__name__,
-        )
-        now = self._pms.clock.now()
-        await self._pms.store.journal.mark_sent(entry.id, at=now)
-        sent = entry.sent_unacknowledged(now)
-        handle = handle_from_entry(sent, self._pms.timezone)
-        await self._pms.writebacks.track(handle, intent=sent)
-        return handle
-
-    async def _settle(self, entry: JournalEntry, state: WritebackState, message: str) -> None:
-        now = self._pms.now()
-        result = WritebackResult(handle_id=entry.id, status=state, message=message, completed_at=now)
-        await self._pms.store.journal.settle(entry.id, result, at=now)
-
-
-def writeback_id_for(entry: JournalEntry, number: str | None) -> str:
-    """The journal's tracking id of a write: a created record's own (``appointments:18``), so that two lost
-    writes can never adopt one record, or the updated record's with the entry (an update of one appointment
-    may be written many times)."""
-    resource = entry.path.split("/")[0]
-    if entry.method == "POST":
-        return f"{resource}:{number}"
-    return f"{resource}:{number}:{entry.id}"
+            return await journal.lost(entry, exc)
+        return await journal.written(entry, writeback_id_for(entry, number), number)

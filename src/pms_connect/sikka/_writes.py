@@ -15,6 +15,7 @@ Every write goes the same way:
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Sequence
@@ -39,7 +40,6 @@ from pms_connect.models import (
     PaymentRequest,
     Writeback,
     WritebackKind,
-    WritebackResult,
     WritebackState,
     elapsed_after,
 )
@@ -60,7 +60,7 @@ from pms_connect.write_checks import (
     require_active_provider,
     require_capability,
 )
-from pms_connect.writeback import handle_from_entry
+from pms_connect.write_journal import WriteJournal
 
 if TYPE_CHECKING:
     from pms_connect.sikka.provider import SikkaProvider
@@ -319,6 +319,22 @@ class SikkaWrites:
 
     # -- journal, claim, send ---------------------------------------------------------------------------
 
+    @functools.cached_property
+    def _journal(self) -> WriteJournal:
+        pms = self._pms
+        return WriteJournal(
+            store=pms.store,
+            guard=pms.guard,
+            writebacks=pms.writebacks,
+            clock=pms.clock,
+            zone=pms.timezone,
+            practice=pms.practice_key,
+            practice_id=pms.practice_id,
+            summary=pms.client.summary,
+            logger=logger,
+            recovery="its fate is read from the PMS's log",
+        )
+
     def _entry(
         self,
         entry_id: str,
@@ -333,22 +349,16 @@ class SikkaWrites:
     ) -> JournalEntry:
         if self._pms.write_options.check_spu:
             body = {**body, "check_spu": "true"}  # refused at once (412) while the practice's utility is offline
-        now = self._pms.clock.now()
-        marker_field = MARKER_FIELDS.get(path.split("/")[0])
-        return JournalEntry(
-            id=entry_id,
-            kind=kind,
-            practice=self._pms.practice_key,
-            practice_id=self._pms.practice_id,
-            method=method,
-            path=path,
-            body=body,
-            marker=entry_id if marker_field and entry_id in body.get(marker_field, "") else None,
-            slot=slot,
+        return self._journal.entry(
+            entry_id,
+            kind,
+            method,
+            path,
+            body,
+            marker_field=MARKER_FIELDS.get(path.split("/")[0]),
             deadline=deadline,
             appointment_id=appointment_id,
-            created_at=now,
-            touched_at=now,
+            slot=slot,
         )
 
     async def _claim_and_send(
@@ -367,23 +377,14 @@ class SikkaWrites:
         deadline: datetime,
         booked: Sequence[Appointment],
     ) -> Writeback:
-        recorded: list[JournalEntry] = []
-
-        async def record(claim: SlotClaim) -> None:
-            entry = self._entry(
-                entry_id,
-                kind,
-                method,
-                path,
-                {**body, "operatory": claim.operatory or ""},
-                deadline=deadline,
-                appointment_id=moves,
-                slot=claim,
+        def make(claim: SlotClaim) -> JournalEntry:
+            chair = {**body, "operatory": claim.operatory or ""}
+            return self._entry(
+                entry_id, kind, method, path, chair, deadline=deadline, appointment_id=moves, slot=claim
             )
-            await self._pms.store.journal.record(entry)
-            recorded.append(entry)
 
-        await self._pms.guard.claim(
+        entry = await self._journal.claim(
+            make,
             provider_id=provider_id,
             operatory=operatory,
             operatories=await self._pms.known_operatories(),
@@ -391,17 +392,15 @@ class SikkaWrites:
             end=end,
             moves=moves,
             booked=booked,
-            record=record,
         )
-        return await self._send(recorded[0])
+        return await self._send(entry)
 
     async def _record_and_send(self, entry: JournalEntry) -> Writeback:
-        await self._pms.store.journal.record(entry)
-        return await self._send(entry)
+        return await self._send(await self._journal.record(entry))
 
     async def _send(self, entry: JournalEntry) -> Writeback:
         """The one place a write is sent: once, its outcome journaled whatever happens."""
-        pms = self._pms
+        pms, journal = self._pms, self._journal
         summary = pms.client.summary(entry.method, entry.path)
         try:
             response = await pms.client.practice_call(
@@ -409,13 +408,13 @@ class SikkaWrites:
             )
         except PmsConnectionError as exc:
             if not exc.request_sent:  # it never left (the pipeline already retried the connect)
-                await self._settle(entry, WritebackState.NOT_APPLIED, "the request never reached the PMS")
+                await journal.settle(entry, WritebackState.NOT_APPLIED, "the request never reached the PMS")
                 raise
-            return await self._lost(entry, exc)
+            return await journal.lost(entry, exc)
         except ServerError as exc:
-            return await self._lost(entry, exc)
+            return await journal.lost(entry, exc)
         except PmsError as exc:  # a definite refusal: nothing was queued
-            await self._settle(
+            await journal.settle(
                 entry, WritebackState.NOT_APPLIED, f"refused by the PMS ({exc.code or exc.status_code})"
             )
             raise
@@ -423,29 +422,5 @@ class SikkaWrites:
             answer = parse_model(w.WriteAnswer, read_json(response, summary), summary)
             writeback_id = parse_writeback_id(answer)
         except PmsStatusError as exc:  # accepted, but the id is unreadable: find it in the log instead
-            return await self._lost(entry, exc)
-        await pms.store.journal.acknowledge(entry.id, writeback_id, at=pms.clock.now(), reassign=True)
-        acknowledged = entry.acknowledged_as(writeback_id, pms.clock.now())
-        handle = handle_from_entry(acknowledged, pms.timezone)
-        await pms.writebacks.track(handle, intent=acknowledged)
-        return handle
-
-    async def _lost(self, entry: JournalEntry, error: PmsError) -> Writeback:
-        """The write may have reached the PMS: never send it again; the poller reads its fate from the log."""
-        logger.warning(
-            "%s failed ambiguously (%s); it is not sent again, its fate is read from the PMS's log",
-            self._pms.client.summary(entry.method, entry.path),
-            type(error).__name__,
-        )
-        now = self._pms.clock.now()
-        await self._pms.store.journal.mark_sent(entry.id, at=now)
-        sent = entry.sent_unacknowledged(now)
-        handle = handle_from_entry(sent, self._pms.timezone)
-        await self._pms.writebacks.track(handle, intent=sent)
-        return handle
-
-    async def _settle(self, entry: JournalEntry, state: WritebackState, message: str) -> None:
-        result = WritebackResult(
-            handle_id=entry.id, status=state, message=message, completed_at=self._pms.clock.now()
-        )
-        await self._pms.store.journal.settle(entry.id, result, at=self._pms.clock.now())
+            return await journal.lost(entry, exc)
+        return await journal.queued(entry, writeback_id)
