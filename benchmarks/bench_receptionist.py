@@ -236,7 +236,7 @@ async def run(latency_ms: float, runs: int, concurrent: int, store: str) -> dict
                 "vapi_secret": VAPI_SECRET,
             }
         )
-        app = create_app(settings, pms_factory=factory)
+        app = create_app(settings, pms_factories={"sikka": factory})
         people = callers(sandbox)
         async with (
             app.router.lifespan_context(app),

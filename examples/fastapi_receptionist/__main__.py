@@ -1,11 +1,13 @@
-"""Run the adapter: ``python -m examples.fastapi_receptionist [--sandbox] [--host H] [--port P] [--workers N]``,
-or print the assistant's tool definitions: ``python -m examples.fastapi_receptionist tools [--server-url URL]``.
+"""Run the adapter: ``python -m examples.fastapi_receptionist [--sandbox [--provider P]] [--host H] [--port P]
+[--workers N]``, or print the assistant's tool definitions:
+``python -m examples.fastapi_receptionist tools [--server-url URL]``.
 
 Without ``--sandbox`` the settings come from ``RECEPTIONIST_*`` variables (see the README); ``--workers N``
 starts N worker processes (``uvicorn examples.fastapi_receptionist.app:from_env --factory --workers N``),
 which share the store ``RECEPTIONIST_STORE_URL`` names. With ``--sandbox``, one process runs offline
-against the embedded Sikka sandbox: a throw-away database and store, made-up secrets, and a demo practice
-("demo") already connected, its line ``+15550100000`` known to Vapi as ``demo-number``.
+against an embedded sandbox (Sikka's, or Open Dental's with ``--provider opendental``): a throw-away
+database and store, made-up secrets, and a demo practice ("demo") already connected, its line
+``+15550100000`` known to Vapi as ``demo-number``.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from pms_connect.sikka import SikkaCredentials, SikkaProvider
 from pms_connect.stores import Store
 
 from .app import create_app
-from .connections import PmsFactory
+from .connections import PROVIDERS, OpenDentalConnection, PmsFactories, ProviderName
 from .definitions import DEFAULT_TIMEOUT_SECONDS, tool_definitions
 from .settings import ENV_PREFIX, Settings, SettingsError
 
@@ -67,7 +69,13 @@ def main(argv: list[str] | None = None) -> None:
         tools_command(argv[1:])
         return
     parser = argparse.ArgumentParser(prog="python -m examples.fastapi_receptionist", description=__doc__)
-    parser.add_argument("--sandbox", action="store_true", help="run offline against the embedded Sikka sandbox")
+    parser.add_argument("--sandbox", action="store_true", help="run offline against an embedded sandbox")
+    parser.add_argument(
+        "--provider",
+        choices=PROVIDERS,
+        default="sikka",
+        help="the demo practice's PMS with --sandbox: the Sikka sandbox (default) or the Open Dental one",
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument(
@@ -79,6 +87,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error("--workers must be at least 1")
+    if args.provider != "sikka" and not args.sandbox:
+        parser.error("--provider chooses the demo practice's sandbox: use it with --sandbox")
     if not args.sandbox:
         try:
             settings = Settings.from_env()  # checked once here, before any worker starts
@@ -93,15 +103,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(
             "--sandbox runs one process: its sandbox lives in it (serve `pms-connect sandbox` for a fleet)"
         )
-    from pms_connect.testing import SikkaSandbox
-
-    sandbox = SikkaSandbox(seed=7)
-
-    def factory(credentials: SikkaCredentials, zone: str, store: Store) -> PmsProvider:
-        return SikkaProvider(
-            credentials, timezone=zone, base_url=sandbox.base_url, transport=sandbox.transport, store=store
-        )
-
+    factories, setup = _demo_sandbox(args.provider)
     directory = Path(tempfile.mkdtemp(prefix="receptionist-demo-"))
     database = directory / "receptionist.db"
     settings = Settings.from_env(
@@ -112,33 +114,58 @@ def main(argv: list[str] | None = None) -> None:
         vault_keys=f"demo:{CredentialVault.generate_key()}",
         vapi_secret=secrets.token_urlsafe(24),
     )
-    asyncio.run(_connect_demo_practice(settings, factory, sandbox.credentials, sandbox.timezone))
+    asyncio.run(_connect_demo_practice(settings, factories, setup))
     assert settings.vapi_secret is not None
-    print(f"demo practice connected; the database is {database}", flush=True)
+    print(f"demo practice connected ({args.provider} sandbox); the database is {database}", flush=True)
     # Made up for this run only, and needed to call the demo: printing them is the point.
     print(f"admin token:   {settings.admin_token.get_secret_value()}", flush=True)
     print(f"X-Vapi-Secret: {settings.vapi_secret.get_secret_value()}", flush=True)
-    uvicorn.run(create_app(settings, pms_factory=factory), host=args.host, port=args.port)
+    uvicorn.run(create_app(settings, pms_factories=factories), host=args.host, port=args.port)
 
 
-async def _connect_demo_practice(
-    settings: Settings,
-    factory: PmsFactory[SikkaCredentials],
-    credentials: SikkaCredentials,
-    zone: str,
-) -> None:
-    """Set up the demo practice through the adapter's own API, as an operator would."""
-    app = create_app(settings, pms_factory=factory)
-    headers = {"Authorization": f"Bearer {settings.admin_token.get_secret_value()}"}
-    setup = {
-        "accountId": DEMO_ACCOUNT,
-        "appId": credentials.app_id,
-        "appKey": credentials.app_key.get_secret_value(),
-        "officeId": credentials.office_id,
-        "secretKey": credentials.secret_key.get_secret_value(),
-        "practiceId": credentials.practice_id,
-        "timezone": zone,
+def _demo_sandbox(provider: ProviderName) -> tuple[PmsFactories, dict[str, str]]:
+    """An embedded sandbox of ``provider``: the factory pointing at it, and the demo practice's setup body
+    (its demo credentials, which open nothing real)."""
+    if provider == "opendental":
+        from pms_connect.testing import OpenDentalSandbox
+
+        dental = OpenDentalSandbox(seed=7, mode="service")  # as an office's API Service: not throttled
+
+        def opendental(connection: OpenDentalConnection, zone: str, store: Store) -> PmsProvider:
+            return dental.provider(credentials=connection.credentials, timezone=zone, store=store)
+
+        credentials = dental.credentials
+        return {"opendental": opendental}, {
+            "provider": "opendental",
+            "developerKey": credentials.developer_key.get_secret_value(),
+            "customerKey": credentials.customer_key.get_secret_value(),
+            "timezone": dental.timezone,
+        }
+    from pms_connect.testing import SikkaSandbox
+
+    sandbox = SikkaSandbox(seed=7)
+
+    def sikka(credentials: SikkaCredentials, zone: str, store: Store) -> PmsProvider:
+        return SikkaProvider(
+            credentials, timezone=zone, base_url=sandbox.base_url, transport=sandbox.transport, store=store
+        )
+
+    demo = sandbox.credentials
+    return {"sikka": sikka}, {
+        "appId": demo.app_id,
+        "appKey": demo.app_key.get_secret_value(),
+        "officeId": demo.office_id,
+        "secretKey": demo.secret_key.get_secret_value(),
+        "practiceId": demo.practice_id,
+        "timezone": sandbox.timezone,
     }
+
+
+async def _connect_demo_practice(settings: Settings, factories: PmsFactories, credentials: dict[str, str]) -> None:
+    """Set up the demo practice through the adapter's own API, as an operator would."""
+    app = create_app(settings, pms_factories=factories)
+    headers = {"Authorization": f"Bearer {settings.admin_token.get_secret_value()}"}
+    setup = {"accountId": DEMO_ACCOUNT, **credentials}
     number = {
         "accountId": DEMO_ACCOUNT,
         "twilioNumber": DEMO_NUMBER,

@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -19,18 +20,20 @@ from fastapi.responses import JSONResponse, Response
 
 from pms_connect import CredentialVault, PmsProvider
 from pms_connect.errors import InvalidArgumentError, VaultError
+from pms_connect.opendental import OpenDentalProvider
 from pms_connect.sikka import SikkaCredentials, SikkaProvider
 from pms_connect.stores import Store, store_from_url
 
 from . import pms_routes, twilio_routes, vapi_routes
-from .connections import PmsConnections, PmsFactory
+from .connections import OpenDentalConnection, PmsConnections, PmsFactories, PmsFactory
 from .db import Database
 from .guards import BodyLimit, RequestGuard
+from .pms_routes import INVALID_PROVIDER
 from .services import Services
 from .settings import ENV_PREFIX, Settings, SettingsError
 from .sms import DisabledSms, SmsSender, TwilioSms
 
-__all__ = ["create_app", "from_env", "open_store", "sikka_factory"]
+__all__ = ["create_app", "from_env", "open_store", "opendental_factory", "real_factories", "sikka_factory"]
 
 logger = logging.getLogger("examples.fastapi_receptionist")
 
@@ -46,6 +49,23 @@ def sikka_factory(settings: Settings) -> PmsFactory[SikkaCredentials]:
         return SikkaProvider(credentials, timezone=zone, base_url=settings.sikka_base_url, store=store)
 
     return build
+
+
+def opendental_factory() -> PmsFactory[OpenDentalConnection]:
+    """Real Open Dental providers on the process's store, reaching each practice as its setup said (its
+    ``mode`` and ``base_url``, which may point at a served ``OpenDentalSandbox``)."""
+
+    def build(connection: OpenDentalConnection, zone: str, store: Store) -> PmsProvider:
+        return OpenDentalProvider(
+            connection.credentials, timezone=zone, mode=connection.mode, base_url=connection.base_url, store=store
+        )
+
+    return build
+
+
+def real_factories(settings: Settings) -> PmsFactories:
+    """The factory of every provider, for real."""
+    return {"sikka": sikka_factory(settings), "opendental": opendental_factory()}
 
 
 def open_store(settings: Settings, vault: CredentialVault) -> Store:
@@ -79,12 +99,13 @@ def _utc_now() -> datetime:
 def create_app(
     settings: Settings,
     *,
-    pms_factory: PmsFactory[SikkaCredentials] | None = None,
+    pms_factories: PmsFactories | None = None,
     sms_sender: SmsSender | None = None,
     clock: Callable[[], datetime] | None = None,
 ) -> FastAPI:
-    """Build the app. ``pms_factory`` builds a practice's provider from its credentials, time zone and the
-    process's store (default: Sikka), ``sms_sender`` sends texts (default: Twilio when configured), ``clock``
+    """Build the app. ``pms_factories`` maps a provider name (``"sikka"``, ``"opendental"``) to what builds a
+    practice's provider of that kind from its credentials, time zone and the process's store (any left out:
+    the real one, ``real_factories``), ``sms_sender`` sends texts (default: Twilio when configured), ``clock``
     returns the current aware time (tests pass a ``FakeClock``'s ``now``). The database tables are created
     here (safely when several workers start at once); the store is opened at start-up, one per process and
     shared by every practice's provider, and closed at shutdown after them."""
@@ -92,11 +113,13 @@ def create_app(
     db.create_all()
     vault = CredentialVault.from_string(settings.vault_keys.get_secret_value(), source="the vault_keys setting")
     owns_sms = sms_sender is None
+    factories = real_factories(settings)
+    factories.update(pms_factories or {})
     svc = Services(
         settings=settings,
         db=db,
         vault=vault,
-        connections=PmsConnections(vault, pms_factory or sikka_factory(settings)),
+        connections=PmsConnections(vault, factories),
         sms=sms_sender or _default_sms(settings),
         now=clock or _utc_now,
     )
@@ -159,5 +182,12 @@ def from_env() -> FastAPI:
 async def _invalid_request(request: Request, exc: Exception) -> Response:
     """FastAPI's 422 echoes the offending input, which may be a secret key or PHI: keep where and what."""
     errors = exc.errors() if isinstance(exc, RequestValidationError) else []
-    detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in errors]
+    detail = [{"loc": _where(e), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in errors]
     return JSONResponse({"error": "invalid request", "detail": detail}, status_code=422)
+
+
+def _where(error: dict[str, Any]) -> list[Any]:
+    """The error's location; a setup body's unknown provider is placed at its field (pydantic places a union's
+    discriminator error at the union itself)."""
+    loc = list(error.get("loc", ()))
+    return [*loc, "provider"] if error.get("type") == INVALID_PROVIDER else loc

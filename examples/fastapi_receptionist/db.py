@@ -72,11 +72,13 @@ class Base(DeclarativeBase):
 
 
 class Practice(Base):
-    """One account: a practice whose PMS the assistant reads and writes."""
+    """One account: a practice whose PMS the assistant reads and writes, through ``provider`` (``"sikka"`` or
+    ``"opendental"``: which model ``sealed_credentials`` opens as, and which factory builds its connection)."""
 
     __tablename__ = "practices"
 
     account_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32), default="sikka", server_default="sikka")
     practice_name: Mapped[str | None] = mapped_column(String(200))
     pms_name: Mapped[str | None] = mapped_column(String(100))
     timezone: Mapped[str] = mapped_column(String(64))

@@ -1,5 +1,8 @@
 """``/pms/*``: connect a practice's PMS (tested before anything is stored), its status, its phone numbers.
 
+A practice is set up with Sikka ONE (the default) or Open Dental's API: the body's ``provider`` chooses,
+and the rest of it is that provider's credentials (``SikkaSetup``, ``OpenDentalSetup``).
+
 These endpoints take and describe practice credentials, so they need the admin bearer token. Credentials
 are sealed with the vault under the account id before they reach the database, and never echoed back.
 """
@@ -7,22 +10,26 @@ are sealed with the vault under the account id before they reach the database, a
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import httpx
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, SecretStr, Tag, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from pms_connect import PmsError
+from pms_connect.errors import InvalidArgumentError
+from pms_connect.opendental import OpenDentalMode
 from pms_connect.sikka import SikkaCredentials
 
+from .connections import PROVIDERS, OpenDentalConnection
 from .db import IntegrationMethod, PhoneNumber, Practice
 from .guards import admin_token_ok
 from .services import ServicesDep
 
-__all__ = ["PhoneNumberSettings", "PracticeStatus", "SetupRequest", "router"]
+__all__ = ["OpenDentalSetup", "PhoneNumberSettings", "PracticeStatus", "SetupRequest", "SikkaSetup", "router"]
 
 E164 = r"^\+[1-9][0-9]{6,14}$"
 ACCOUNT_ID = r"^[A-Za-z0-9_.:-]{1,128}$"
@@ -41,15 +48,11 @@ class _Api(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
 
-class SetupRequest(_Api):
-    """A practice's Sikka credentials and time zone (Sikka sends wall-clock times without one)."""
+class _Setup(_Api):
+    """What every practice's setup names: its account and time zone (the PMSs send wall-clock times without
+    one)."""
 
     account_id: str = Field(pattern=ACCOUNT_ID)
-    app_id: str = Field(min_length=1, max_length=200)
-    app_key: SecretStr = Field(min_length=1, max_length=500)
-    office_id: str = Field(min_length=1, max_length=200)
-    secret_key: SecretStr = Field(min_length=1, max_length=500)
-    practice_id: str = Field(default="1", min_length=1, max_length=50)
     timezone: str
 
     @field_validator("timezone")
@@ -62,8 +65,85 @@ class SetupRequest(_Api):
         return value
 
 
+class SikkaSetup(_Setup):
+    """A practice on Sikka ONE: its Sikka credentials (``provider`` may be left out: Sikka is the default)."""
+
+    provider: Literal["sikka"] = "sikka"
+    app_id: str = Field(min_length=1, max_length=200)
+    app_key: SecretStr = Field(min_length=1, max_length=500)
+    office_id: str = Field(min_length=1, max_length=200)
+    secret_key: SecretStr = Field(min_length=1, max_length=500)
+    practice_id: str = Field(default="1", min_length=1, max_length=50)
+
+    def credentials(self) -> SikkaCredentials:
+        return SikkaCredentials(
+            app_id=self.app_id,
+            app_key=self.app_key,
+            office_id=self.office_id,
+            secret_key=self.secret_key,
+            practice_id=self.practice_id,
+        )
+
+
+class OpenDentalSetup(_Setup):
+    """A practice on Open Dental's API: the developer's key, the practice's customer key, optionally one of
+    its clinics, and how to reach it (``mode``; ``baseUrl`` replaces the mode's URL, in ``waterfall`` the
+    API Service's)."""
+
+    provider: Literal["opendental"]
+    developer_key: SecretStr = Field(min_length=1, max_length=500)
+    customer_key: SecretStr = Field(min_length=1, max_length=500)
+    clinic_num: str | None = Field(default=None, pattern=r"^[0-9]{1,18}$")
+    mode: OpenDentalMode = "remote"
+    base_url: str | None = Field(default=None, max_length=300)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            url = httpx.URL(value)
+        except (httpx.InvalidURL, TypeError):
+            url = None
+        if url is None or url.scheme not in ("http", "https") or not url.host:
+            raise ValueError("not an http:// or https:// URL such as http://192.168.1.10:30223/api/v1")
+        return value
+
+    def credentials(self) -> OpenDentalConnection:
+        return OpenDentalConnection(
+            developer_key=self.developer_key,
+            customer_key=self.customer_key,
+            clinic_num=self.clinic_num,
+            mode=self.mode,
+            base_url=self.base_url,
+        )
+
+
+def _provider_of(body: Any) -> str | None:
+    """The setup body's provider, ``"sikka"`` when it names none; None for anything else (a 422)."""
+    value = body.get("provider", "sikka") if isinstance(body, dict) else getattr(body, "provider", None)
+    return value if value in PROVIDERS else None
+
+
+INVALID_PROVIDER = "invalid_provider"
+"""The error type of a setup body naming no provider this service connects to (``app.py`` places it at
+``provider``)."""
+
+SetupRequest = Annotated[
+    Annotated[SikkaSetup, Tag("sikka")] | Annotated[OpenDentalSetup, Tag("opendental")],
+    Discriminator(
+        _provider_of,
+        custom_error_type=INVALID_PROVIDER,
+        custom_error_message="provider must be 'sikka' (the default) or 'opendental'",
+    ),
+]
+"""A practice's setup: ``SikkaSetup`` or ``OpenDentalSetup``, chosen by ``provider``."""
+
+
 class PracticeStatus(_Api):
     account_id: str
+    provider: str
     connected: bool
     practice_name: str | None
     pms_name: str | None
@@ -98,6 +178,7 @@ class PhoneNumberSettings(_Api):
 def _status(practice: Practice) -> PracticeStatus:
     return PracticeStatus(
         account_id=practice.account_id,
+        provider=practice.provider,
         connected=practice.connection_ok,
         practice_name=practice.practice_name,
         pms_name=practice.pms_name,
@@ -120,14 +201,11 @@ def _refused(reason: str | None) -> JSONResponse:
 )
 async def setup(body: SetupRequest, svc: ServicesDep) -> PracticeStatus | JSONResponse:
     """Test the credentials, read the PMS's features, then store the credentials sealed."""
-    credentials = SikkaCredentials(
-        app_id=body.app_id,
-        app_key=body.app_key,
-        office_id=body.office_id,
-        secret_key=body.secret_key,
-        practice_id=body.practice_id,
-    )
-    provider = svc.connections.build(credentials, body.timezone)
+    credentials = body.credentials()
+    try:
+        provider = svc.connections.build(credentials, body.timezone)
+    except InvalidArgumentError as exc:  # e.g. a base URL the SDK refuses
+        return _refused(exc.message)
     adopted = False
     try:
         check = await provider.test_connection()
@@ -142,6 +220,7 @@ async def setup(body: SetupRequest, svc: ServicesDep) -> PracticeStatus | JSONRe
         practice = await svc.db.save_practice(
             Practice(
                 account_id=body.account_id,
+                provider=body.provider,
                 practice_name=check.practice_name,
                 pms_name=features.pms_name or check.pms_name,
                 timezone=body.timezone,

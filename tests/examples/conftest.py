@@ -31,13 +31,16 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from examples.fastapi_receptionist import Settings, create_app  # noqa: E402
+from examples.fastapi_receptionist.connections import OpenDentalConnection  # noqa: E402
 from examples.fastapi_receptionist.services import Services  # noqa: E402
 
 from pms_connect import CredentialVault, PmsProvider  # noqa: E402
+from pms_connect.errors import InvalidArgumentError  # noqa: E402
 from pms_connect.matching import normalize_phone  # noqa: E402
+from pms_connect.opendental import OpenDentalProvider  # noqa: E402
 from pms_connect.sikka import SikkaCredentials, SikkaProvider  # noqa: E402
 from pms_connect.stores import Store  # noqa: E402
-from pms_connect.testing import FakeClock, SikkaSandbox  # noqa: E402
+from pms_connect.testing import FakeClock, OpenDentalSandbox, SikkaSandbox  # noqa: E402
 
 ADMIN_TOKEN = "admin-token-0123456789abcdef"
 VAPI_SECRET = "vapi-secret-5f1c2e"
@@ -122,6 +125,7 @@ class Harness:
     twilio: respx.MockRouter
     database: Path
     app: Any = None
+    opendental: OpenDentalSandbox | None = None
     call_id: str = "call-0001"
     _ids: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
@@ -147,9 +151,24 @@ class Harness:
         body.update(overrides)
         return body
 
-    async def connect(self, **number: Any) -> None:
-        """Set the practice up and register its line (AI on, transfers to the front desk)."""
-        response = await self.client.post("/pms/setup", json=self.setup_body(), headers=self.admin)
+    def opendental_setup_body(self, **overrides: Any) -> dict[str, Any]:
+        """The setup of a practice on the harness's Open Dental sandbox (``open_harness(opendental=...)``)."""
+        assert self.opendental is not None, "open_harness(opendental=OpenDentalSandbox(...)) first"
+        creds = self.opendental.credentials
+        body = {
+            "accountId": ACCOUNT,
+            "provider": "opendental",
+            "developerKey": creds.developer_key.get_secret_value(),
+            "customerKey": creds.customer_key.get_secret_value(),
+            "timezone": self.opendental.timezone,
+        }
+        body.update(overrides)
+        return body
+
+    async def connect(self, setup: dict[str, Any] | None = None, **number: Any) -> None:
+        """Set the practice up (Sikka's sandbox unless ``setup`` says otherwise) and register its line (AI on,
+        transfers to the front desk)."""
+        response = await self.client.post("/pms/setup", json=setup or self.setup_body(), headers=self.admin)
         assert response.status_code == 200, response.text
         response = await self.save_number(**number)
         assert response.status_code == 200, response.text
@@ -323,9 +342,13 @@ def open_harness(
 
     @asynccontextmanager
     async def open_(
-        *, transport: httpx.AsyncBaseTransport | None = None, **overrides: Any
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        opendental: OpenDentalSandbox | None = None,
+        **overrides: Any,
     ) -> AsyncIterator[Harness]:
-        """``transport``: what the providers reach the sandbox through (default: the sandbox's own)."""
+        """``transport``: what the providers reach the Sikka sandbox through (default: the sandbox's own);
+        ``opendental``: the sandbox Open Dental practices reach (none: setting one up is refused, offline)."""
         database = tmp_path / f"receptionist-{next(opened)}.db"
         values: dict[str, Any] = {
             "database_url": f"sqlite:///{database}",
@@ -352,7 +375,24 @@ def open_harness(
                 store=store,
             )
 
-        app = create_app(settings, pms_factory=factory, clock=clock.now)
+        def opendental_factory(connection: OpenDentalConnection, zone: str, store: Store) -> PmsProvider:
+            if opendental is None:
+                raise InvalidArgumentError("this harness has no Open Dental sandbox")
+            # The sandbox's mode, address and clock; no permissions declared, as for real (app.opendental_factory).
+            # Not ``opendental.provider()``: it looks the key up first, and a key it does not know must reach it.
+            return OpenDentalProvider(
+                connection.credentials,
+                timezone=zone,
+                mode=opendental.mode,
+                base_url=opendental.base_url,
+                transport=opendental.transport,
+                clock=clock,
+                store=store,
+            )
+
+        app = create_app(
+            settings, pms_factories={"sikka": factory, "opendental": opendental_factory}, clock=clock.now
+        )
         with twilio_api:
             async with (
                 app.router.lifespan_context(app),
@@ -367,6 +407,7 @@ def open_harness(
                     twilio=twilio_api,
                     database=database,
                     app=app,
+                    opendental=opendental,
                 )
 
     return open_

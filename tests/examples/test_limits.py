@@ -201,7 +201,7 @@ def served_app(tmp_path: Path) -> Iterator[Served]:
             "twilio_auth_token": TWILIO_TOKEN,
         }
     )
-    app = create_app(settings, pms_factory=factory)
+    app = create_app(settings, pms_factories={"sikka": factory})
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(128)

@@ -42,6 +42,7 @@ async def test_good_credentials_are_tested_recorded_and_sealed(harness: Any) -> 
     body = response.json()
     assert body == {
         "accountId": "acct-1",
+        "provider": "sikka",
         "connected": True,
         "practiceName": "Maplewood Family Dental",
         "pmsName": "Dentrix",
