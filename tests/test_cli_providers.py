@@ -25,6 +25,7 @@ from pms_connect.cli import (
     unregister_provider,
 )
 from pms_connect.clock import Clock
+from pms_connect.errors import InvalidArgumentError
 from pms_connect.protocol import PmsProvider
 from pms_connect.testing import OpenDentalSandbox, SikkaSandbox
 
@@ -331,7 +332,7 @@ def test_help_lists_the_fake_and_shares_common_flags(fake: FakeCli, capsys: pyte
 
 
 def test_a_name_is_registered_once(fake: FakeCli) -> None:
-    with pytest.raises(ValueError, match="registered already"):
+    with pytest.raises(InvalidArgumentError, match="registered already"):
         register_provider(FakeCli())
     replacement = FakeCli()
     register_provider(replacement, replace=True)
@@ -351,7 +352,7 @@ def test_a_malformed_entry_is_refused(name: str, settings: tuple[Setting, ...], 
     entry = FakeCli()
     entry.name = name
     entry.settings = settings
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(InvalidArgumentError, match=message):
         register_provider(entry)
     assert provider_names() == ["sikka", "opendental"]
 

@@ -133,7 +133,7 @@ class Settings:
         self._known = {s.name for s in entry.settings}
         unknown = sorted(set(flags or {}) - self._known)
         if unknown:
-            raise ValueError(f"not settings of {entry.name}: {', '.join(unknown)}")
+            raise InvalidArgumentError(f"not settings of {entry.name}: {', '.join(unknown)}")
         self._flags = {name: value for name, value in (flags or {}).items() if value}
         self._environ = os.environ if environ is None else environ
 
@@ -214,17 +214,17 @@ def register_provider(entry: CliProvider, *, replace: bool = False) -> None:
     """Make ``entry`` a ``--provider`` choice; ``replace`` lets it take the place of one of the same name."""
     for attribute in ("name", "label", "summary", "env_prefix", "settings"):
         if not hasattr(entry, attribute):
-            raise TypeError(f"{type(entry).__name__} sets no {attribute}")
+            raise InvalidArgumentError(f"{type(entry).__name__} sets no {attribute}")
     if not _NAME.match(entry.name):
-        raise ValueError(f"provider name {entry.name!r}: lowercase letters, digits and dashes")
+        raise InvalidArgumentError(f"provider name {entry.name!r}: lowercase letters, digits and dashes")
     if entry.name in _REGISTRY and not replace:
-        raise ValueError(f"a provider named {entry.name!r} is registered already")
+        raise InvalidArgumentError(f"a provider named {entry.name!r} is registered already")
     names = [s.name for s in entry.settings]
     if len(set(names)) != len(names):
-        raise ValueError(f"{entry.name}: a setting is declared twice")
+        raise InvalidArgumentError(f"{entry.name}: a setting is declared twice")
     for name in names:
         if not _SETTING.match(name) or name in _RESERVED:
-            raise ValueError(f"{entry.name}: {name!r} cannot be a setting name")
+            raise InvalidArgumentError(f"{entry.name}: {name!r} cannot be a setting name")
     _REGISTRY[entry.name] = entry
 
 

@@ -8,6 +8,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from pms_connect.errors import InvalidArgumentError
 from pms_connect.opendental import OpenDentalCredentials
 from pms_connect.testing import OpenDentalSandbox
 
@@ -112,3 +113,18 @@ async def test_errors_can_come_as_json_strings(od: Od) -> None:
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("application/json")
     assert response.json() == "Appointment not found"
+
+
+async def test_a_key_the_sandbox_does_not_know_gets_a_provider_with_the_permissions_given(
+    sandbox: OpenDentalSandbox,
+) -> None:
+    stranger = OpenDentalCredentials(
+        developer_key=SecretStr("strangerDev"), customer_key=SecretStr("strangerCust")
+    )
+    provider = sandbox.provider(credentials=stranger, permissions=["Patients"])
+    try:
+        assert (await provider.test_connection()).ok is False  # the sandbox refuses the key, at the wire
+    finally:
+        await provider.aclose()
+    with pytest.raises(InvalidArgumentError, match="not the sandbox's"):  # no permissions to declare
+        sandbox.provider(credentials=stranger)

@@ -365,7 +365,8 @@ class OpenDentalSandbox:
         }
         options.update(kw)
         credentials = options.pop("credentials", self.credentials)
-        options.setdefault("permissions", sorted(self._entry(credentials).permissions))
+        if "permissions" not in options:  # an unknown key may still be given its permissions explicitly
+            options["permissions"] = sorted(self._entry(credentials).permissions)
         return OpenDentalProvider(credentials, **options)
 
     def serve(self, host: str = "127.0.0.1", port: int = 30223) -> None:
