@@ -209,6 +209,7 @@ class WritebackPoller:
         self.id = secrets.token_hex(8)
         """This poller's name in the leases it holds."""
         self._leading: dict[str, datetime] = {}  # batch key -> until when this poller's lease runs
+        self._aside: dict[str, datetime] = {}  # batch key -> until when this poller leaves the lease to others
         self._known: dict[str, WritebackSource] = {}  # practice -> source, for adopting open entries
         self.journal: WriteJournal = journal if journal is not None else MemoryJournal()
         self._clock = clock or SystemClock()
@@ -307,11 +308,14 @@ class WritebackPoller:
     ) -> WritebackResult:
         """Wait for the terminal result.
 
-        A ``timeout`` is a deadline for the write itself: when it passes, the pending write is withdrawn at
-        the PMS and the result is ``timed_out`` (to keep waiting without giving up on the write, use
-        ``on_complete``). Without one, a write with a deadline of its own (a booking: its start) is
-        waited for until then; any other is waited for at most ``max_wait``, after which
-        [WaitTimeoutError][pms_connect.errors.WaitTimeoutError] is raised and the write stays tracked.
+        A ``timeout`` is a deadline for the write itself: when it passes, a pending write the PMS can still
+        withdraw is withdrawn and the result is ``timed_out`` (to keep waiting without giving up on the write,
+        use ``on_complete``). A write that may already be applied (``acknowledged`` False: its answer was
+        lost; or one the PMS would not withdraw) is never given up on: the wait raises
+        [WaitTimeoutError][pms_connect.errors.WaitTimeoutError] and the write stays tracked until its outcome
+        is read from the PMS. Without a timeout, a write with a deadline of its own (a booking: its start) is
+        waited for until then; any other is waited for at most ``max_wait``, after which ``WaitTimeoutError``
+        is raised and the write stays tracked.
         """
         deadline = None if timeout is None else self._deadline(timeout)
         await self.track(handle, deadline=deadline, source=source)
@@ -520,7 +524,10 @@ class WritebackPoller:
         while True:
             await asyncio.sleep(interval)
             for key in list(self._leading):
-                await self._lead(key, self._clock.now())
+                try:
+                    await self._lead(key, self._clock.now())
+                except StoreError as exc:
+                    logger.warning("the poller lease could not be renewed (%s)", exc.message)
 
     async def _poll_round(self, due: list[_Entry]) -> None:
         self.rounds += 1
@@ -537,7 +544,14 @@ class WritebackPoller:
         failed_keys: set[str] = set()
         unknown: list[_Entry] = []
         for key, group in groups.items():
-            if not await self._lead(key, now):
+            try:
+                leading = await self._lead(key, now)
+            except StoreError as exc:  # nobody may be polling: the waiters must not wait unaware
+                logger.error("the poller lease could not be taken (%s); not polling this round", exc.message)
+                self._fail_waiters(group, exc)
+                failed_keys.add(key)
+                continue
+            if not leading:
                 continue  # another worker's poller asks the PMS; the journal brings its results here
             lost = [e for e in group if not e.acknowledged and e in due]
             if lost and not await self._reconcile(lost, now):
@@ -582,13 +596,12 @@ class WritebackPoller:
         """Take or renew the lease of ``key``; without leases (one worker) this poller always leads."""
         if self._leases is None:
             return True
-        try:
-            held = await self._leases.lease(
-                f"writeback-poller:{key}", self.id, ttl=self.lease_ttl.total_seconds(), now=now.timestamp()
-            )
-        except StoreError as exc:
-            logger.warning("the poller lease could not be taken (%s); not polling this round", exc.message)
-            held = False
+        aside = self._aside.get(key)
+        if aside is not None and now < aside:
+            return False  # stepped aside after an access failure: another worker polls meanwhile
+        held = await self._leases.lease(
+            _lease_name(key), self.id, ttl=self.lease_ttl.total_seconds(), now=now.timestamp()
+        )
         if held:
             self._leading[key] = now + self.lease_ttl
         else:
@@ -604,7 +617,11 @@ class WritebackPoller:
         until = self._leading.get(key)
         if until is not None and now < until - self.lease_ttl * 2 / 3:
             return True  # renewed within the last third of a lease
-        return await self._lead(key, now)
+        try:
+            return await self._lead(key, now)
+        except StoreError as exc:
+            logger.warning("the poller lease could not be renewed (%s); stopping this round", exc.message)
+            return False
 
     async def _adopt(self, now: datetime) -> None:
         """As leader, follow the open entries of every known practice that no poller here follows yet
@@ -683,11 +700,30 @@ class WritebackPoller:
 
     def _poll_failed(self, entries: list[_Entry], exc: PmsError) -> None:
         if isinstance(exc, AuthenticationError | PermissionDeniedError):
-            # Not transient: the app lost its access. Waiters learn it now; the writes stay tracked.
+            # Not transient: the app lost its access. Waiters learn it now; the writes stay tracked. A leader
+            # steps aside, so that every other worker polls in turn, meets the error and tells its own waiters
+            # (a follower's waiters would otherwise wait, unaware, for results no leader can read).
             logger.error("writebacks cannot be followed: %s", type(exc).__name__)
             self._fail_waiters(entries, exc)
+            for key in {e.source.batch_key for e in entries}:
+                self._step_aside(key)
         else:
             logger.warning("writeback poll failed (%s); backing off", type(exc).__name__)
+
+    def _step_aside(self, key: str) -> None:
+        if self._leases is None or key not in self._leading:
+            return
+        self._leading.pop(key, None)
+        self._aside[key] = self._clock.now() + self.lease_ttl
+        self._spawn(self._release(key))
+
+    async def _release(self, key: str) -> None:
+        """Give up the lease of ``key`` (renewed for a millisecond: the backends' leases have no release)."""
+        assert self._leases is not None
+        try:
+            await self._leases.lease(_lease_name(key), self.id, ttl=0.001, now=self._clock.now().timestamp())
+        except StoreError as exc:
+            logger.warning("the poller lease could not be given up (%s); it runs out by itself", exc.message)
 
     def _fail_waiters(self, entries: Sequence[_Entry], error: PmsError) -> None:
         for entry in entries:
@@ -706,34 +742,52 @@ class WritebackPoller:
             await self._settle(entry, result)
 
     async def _expire(self, entry: _Entry) -> None:
+        """The write's deadline passed. Only a write the PMS can still withdraw ends ``timed_out``: one that may
+        already be applied (its answer lost, or the withdrawal not possible) stays tracked until its real
+        outcome is known, and its waiters get ``WaitTimeoutError`` meanwhile."""
         withdrawn: bool | None = None
         if entry.acknowledged:
             try:
                 withdrawn = await entry.source.withdraw(entry.handle)
             except PmsError as exc:
                 logger.warning("could not withdraw a timed-out writeback (%s)", type(exc).__name__)
-            if withdrawn is False:
-                # Too late to withdraw: it completed. Report what really happened.
-                with contextlib.suppress(PmsError):
-                    result = await entry.source.check(entry.handle)
-                    if result.status.terminal:
-                        await self._settle(entry, result)
-                        return
-        message = (
-            "deadline passed; the pending write was withdrawn at the PMS"
-            if withdrawn
-            else "deadline passed; the write could not be withdrawn and may still be applied"
-        )
-        await self._settle(
+                entry.deadline = self._clock.now() + self.schedule.error_backoff  # try the withdrawal again
+                self._time_out_waiters(entry, "its deadline passed and it could not be withdrawn yet")
+                return
+            if withdrawn:
+                await self._settle(
+                    entry,
+                    WritebackResult(
+                        handle_id=entry.handle.id,
+                        writeback_id=entry.handle.writeback_id,
+                        status=WritebackState.TIMED_OUT,
+                        message="deadline passed; the pending write was withdrawn at the PMS",
+                        completed_at=self._clock.now(),
+                    ),
+                )
+                return
+            # Too late to withdraw: it completed. Report what really happened.
+            with contextlib.suppress(PmsError):
+                result = await entry.source.check(entry.handle)
+                if result.status.terminal:
+                    await self._settle(entry, result)
+                    return
+        entry.deadline = None
+        self._time_out_waiters(
             entry,
-            WritebackResult(
-                handle_id=entry.handle.id,
-                writeback_id=entry.handle.writeback_id,
-                status=WritebackState.TIMED_OUT,
-                message=message,
-                completed_at=self._clock.now(),
-            ),
+            "its deadline passed, but it may already be applied at the PMS, so it cannot be withdrawn",
         )
+
+    def _time_out_waiters(self, entry: _Entry, why: str) -> None:
+        waiters, entry.waiters = entry.waiters, []
+        for waiter in waiters:
+            if not waiter.future.done():
+                waiter.future.set_exception(
+                    WaitTimeoutError(
+                        f"the write is still pending: {why}; it is still tracked until its outcome is read from "
+                        "the PMS (wait again, use on_complete or status)"
+                    )
+                )
 
     async def _track_and_settle(
         self, handle: Writeback, result: WritebackResult, *, source: WritebackSource
@@ -837,3 +891,7 @@ async def _call(callback: WritebackCallback, result: WritebackResult) -> None:
 def _log_task_error(task: asyncio.Task[Any]) -> None:
     if not task.cancelled() and task.exception() is not None:
         logger.error("writeback task failed: %s", type(task.exception()).__name__)
+
+
+def _lease_name(batch_key: str) -> str:
+    return f"writeback-poller:{batch_key}"

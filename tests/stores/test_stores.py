@@ -26,6 +26,7 @@ from pms_connect.stores import (
     WriteJournal,
     new_entry_id,
 )
+from pms_connect.testing import SikkaSandbox
 
 T0 = datetime(2026, 12, 1, 14, 0, tzinfo=timezone.utc)
 CANARY = "Zebulon-Quixote-7741"  # a patient name that must never be readable in a sealed file
@@ -289,3 +290,13 @@ def test_store_from_url_never_echoes_a_password() -> None:
     with pytest.raises(InvalidArgumentError) as raised:
         store_from_url("mysql://admin:Hunter2-Canary@db/x")
     assert "Hunter2-Canary" not in str(raised.value)
+
+
+async def test_a_sqlite_file_that_cannot_be_created_is_a_store_error(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "no-such-folder" / "pms.db")
+    with pytest.raises(StoreError, match="could not be created"):
+        await store.journal.open_entries()
+    sandbox = SikkaSandbox(seed=1)
+    with pytest.raises(StoreError):  # through the provider too: never a bare FileNotFoundError
+        async with sandbox.provider(store=SqliteStore(tmp_path / "missing" / "pms.db")) as pms:
+            await pms.test_connection()

@@ -1,8 +1,9 @@
 """Lost answers at scale, against the sandbox: every write is handled by the PMS and its answer lost (dropped
 after handling, a 5xx after handling, a timeout), and it shows up in the PMS's log at once, 2 s or 30 s late.
 
-50 writes of each kind per mode. Nothing may reach the PMS twice, and every write the PMS applied must end
-``written``, tracked by its own writeback id; never adopted from another write, never reported failed.
+50 writes of each kind (book, reschedule, cancel, confirm, new patient, payment) for each mode and each log
+delay. Nothing may reach the PMS twice, and every write the PMS applied must end ``written``, tracked by its
+own writeback id; never adopted from another write, never reported failed.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class Writer:
                 if a.practice_id == "1" and not a.cancelled and a.start.date() > sandbox.today + timedelta(days=2)
             ),
             key=lambda a: a.appointment_sr_no,
-        )[: 2 * EACH]
+        )[: 3 * EACH]
 
     def at(self, first_day: int, n: int, per_day: int, step: timedelta) -> datetime:
         day = weekday_after(self.sandbox.today, first_day + 2 * (n // per_day))
@@ -66,6 +67,8 @@ class Writer:
             )
         if kind == "cancel":
             return await pms.appointments.cancel(self.upcoming[EACH + n].appointment_sr_no)
+        if kind == "confirm":
+            return await pms.appointments.confirm(self.upcoming[2 * EACH + n].appointment_sr_no)
         if kind == "create":
             return await pms.patients.create(NewPatient(first_name=f"Lost{n}", last_name="Answer"))
         code = next(iter(await pms.payment_types()))
@@ -75,11 +78,14 @@ class Writer:
         )
 
 
-KINDS = ("book", "reschedule", "cancel", "create", "pay")
+KINDS = ("book", "reschedule", "cancel", "confirm", "create", "pay")
 
 
+@pytest.mark.parametrize("delay", LOG_DELAYS, ids=lambda d: f"logged+{d.total_seconds():g}s")
 @pytest.mark.parametrize("mode", ["drop", "error", "timeout"])
-async def test_lost_answers_never_duplicate_and_every_applied_write_ends_written(mode: str) -> None:
+async def test_lost_answers_never_duplicate_and_every_applied_write_ends_written(
+    mode: str, delay: timedelta
+) -> None:
     clock = FakeClock()
     sandbox = SikkaSandbox(seed=13, clock=clock, writeback_delay=timedelta(seconds=45))
     async with sandbox.provider() as pms:
@@ -88,10 +94,10 @@ async def test_lost_answers_never_duplicate_and_every_applied_write_ends_written
         await pms.payment_types()
         sandbox.faults.write_answer_loss = 1.0
         sandbox.faults.write_answer_loss_mode = mode
+        sandbox.faults.log_delay = delay
         handles: list[Writeback] = []
         for n in range(EACH):
             for kind in KINDS:
-                sandbox.faults.log_delay = LOG_DELAYS[n % len(LOG_DELAYS)]
                 handles.append(await writer.write(kind, n))
         sandbox.faults.write_answer_loss = 0.0
         assert not any(h.acknowledged for h in handles)

@@ -58,6 +58,10 @@ def _created(writeback_id: str) -> str:
     return parts[1] if len(parts) > 1 else writeback_id
 
 
+#: How Open Dental writes a date left empty.
+_NO_DATE = ("", "0001-01-01")
+
+
 class OpenDentalWritebackSource:
     """The [WritebackSource][pms_connect.writeback.WritebackSource] of one Open Dental practice."""
 
@@ -148,6 +152,7 @@ class OpenDentalWritebackSource:
             params["Birthdate"] = body["Birthdate"]
         rows = await self._pms.client.get_all("patients/Simple", params)
         phone = normalize_phone(body.get("WirelessPhone"))
+        birthdates = {body["Birthdate"]} if "Birthdate" in body else set(_NO_DATE)  # none sent: none in the chart
         email = body.get("Email", "").casefold()
         found = []
         for row in rows:
@@ -157,20 +162,23 @@ class OpenDentalWritebackSource:
                 continue
             if _text(row, "FName").casefold() != body["FName"].casefold():
                 continue
-            if "Birthdate" in body and _text(row, "Birthdate") != body["Birthdate"]:
+            if _text(row, "Birthdate") not in birthdates:
                 continue
-            if phone and normalize_phone(_text(row, "WirelessPhone")) != phone:
+            # A phone or email we did not send, filled in the chart, is another client's patient of that name.
+            if normalize_phone(_text(row, "WirelessPhone")) != phone:
                 continue
-            if email and _text(row, "Email").casefold() != email:
+            if _text(row, "Email").casefold() != email:
                 continue
             found.append(_text(row, "PatNum"))
         return found
 
     def _sent_local(self, entry: JournalEntry) -> datetime:
-        return (entry.sent_or_created() - CLOCK_SKEW).astimezone(self._pms.timezone)
+        # From when it was journaled, right before sending: its answer may have come (been lost) much later.
+        return (entry.created_at - CLOCK_SKEW).astimezone(self._pms.timezone)
 
     def _server_time(self, entry: JournalEntry) -> str:
-        """When the write was sent, less the allowed skew, as the office server's wall clock."""
+        """When the write was journaled (just before sending), less the allowed skew, as the office server's
+        wall clock."""
         return self._sent_local(entry).strftime("%Y-%m-%d %H:%M:%S")
 
     def _server_day(self, entry: JournalEntry) -> str:

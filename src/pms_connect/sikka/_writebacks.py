@@ -47,6 +47,9 @@ _SETTLED_BY_LIST = frozenset({WritebackKind.RESCHEDULE_APPOINTMENT, WritebackKin
 _FAILED_WORDS = frozenset({"failed", "failure", "fail", "error", "rejected", "refused", "declined"})
 #: Control fields that a log row may leave out; every other field sent must be in the row to match.
 _OPTIONAL_IN_LOG = frozenset({"check_spu", "appointment_sr_no"})
+#: Fields Sikka adds to a logged request body itself (``writeback.txt``: ``request_key=...&...&apiname=PATCH
+#: appointments&id=374``). Any other filled field in a row that we did not send means another client's write.
+_ADDED_BY_LOG = frozenset({"request_key", "apiname", "id"})
 
 
 def parse_writeback_id(answer: w.WriteAnswer) -> str:
@@ -218,14 +221,22 @@ class SikkaWritebackSource:
             return field is not None and entry.marker in logged.get(field, "")
         if any(key not in logged for key in entry.body if key not in _OPTIONAL_IN_LOG):
             return False
+        if any(
+            value.strip() and key not in entry.body and key not in _ADDED_BY_LOG for key, value in logged.items()
+        ):
+            return False  # a field we never sent (another "Maria Garcia", with an email): not this write
         return self._logged_after_sending(row.command_time, entry)
 
     def _logged_after_sending(self, command_time: str | None, entry: JournalEntry) -> bool:
+        """Whether the row was logged while this write could have been: from just before it was journaled
+        (it is journaled right before it is sent) to the reconcile window after its answer was lost (which
+        may come long after sending: a slow answer, a long timeout)."""
         at = _local_time(command_time, timezone.utc)
         if at is None:
             return False  # absent or unreadable: without a marker, nothing proves it is this write
-        sent = entry.sent_or_created()
-        return sent - CLOCK_SKEW <= at <= sent + self._reconcile_window + CLOCK_SKEW
+        earliest = entry.created_at - CLOCK_SKEW
+        latest = entry.sent_or_created() + self._reconcile_window + CLOCK_SKEW
+        return earliest <= at <= latest
 
     # -- the app's writeback list -----------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pms_connect.errors import InvalidArgumentError
+from pms_connect.errors import InvalidArgumentError, StoreError
 from pms_connect.validation import check_seconds
 
 __all__ = ["create_private_file", "database_path"]
@@ -27,5 +27,9 @@ def database_path(path: str | os.PathLike[str], *, owner: str, lock_timeout: flo
 def create_private_file(path: Path) -> None:
     """Create ``path`` owner-only before SQLite does (with the umask's, often world-readable, mode); SQLite
     gives its WAL and journal files the database file's permissions."""
-    if not path.exists():
+    if path.exists():
+        return
+    try:
         os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    except OSError as exc:  # no such folder, no permission, a read-only disk: the store's own error
+        raise StoreError(f"the store file could not be created ({exc.strerror or type(exc).__name__})") from None
