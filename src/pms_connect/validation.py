@@ -115,9 +115,14 @@ def check_text(value: object, name: str, *, max_length: int) -> str:
     return value
 
 
+_NANP_LEADING = frozenset("23456789")
+
+
 def check_phone(value: object, name: str, *, region: str = "US") -> str:
-    """A phone number the ``phonenumbers`` library finds possible (right length for its country; fictional
-    555 numbers pass). Returned stripped, in the caller's format."""
+    """A phone number the ``phonenumbers`` library finds possible (the right length for its country) and,
+    in the North American plan, of its shape ``NXX-NXX-XXXX`` (area code and exchange start with 2-9:
+    ``+1 000 000 0000`` is refused). Not the library's list of assigned ranges: it lags new area codes, and a
+    chart's real number must never be refused. Returned stripped, in the caller's format."""
     text = _safe_string(value, name).strip()
     import phonenumbers  # imported on first use: its metadata is large
 
@@ -127,6 +132,9 @@ def check_phone(value: object, name: str, *, region: str = "US") -> str:
         raise InvalidArgumentError(f"{name} is not a phone number") from None
     if not phonenumbers.is_possible_number(number):
         raise InvalidArgumentError(f"{name} is not a possible phone number (wrong length for its country)")
+    national = str(number.national_number)
+    if number.country_code == 1 and not (national[0] in _NANP_LEADING and national[3] in _NANP_LEADING):
+        raise InvalidArgumentError(f"{name} is not a North American number (area code or exchange starts 0 or 1)")
     return text
 
 

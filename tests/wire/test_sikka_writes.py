@@ -940,6 +940,7 @@ INVALID = [
     ("blank first name", nothing, raw_create(first_name="   "), E_ARG, False),
     ("last name with a control character", nothing, raw_create(last_name="B\x07"), E_ARG, False),
     ("invalid phone", nothing, create_with(cell_phone="12345"), E_ARG, False),
+    ("phone in no number range", nothing, create_with(cell_phone="+1 000 000 0000"), E_ARG, False),
     ("phone of letters", nothing, create_with(cell_phone="call me"), E_ARG, False),
     ("invalid email", nothing, create_with(email="ada@"), E_ARG, False),
     ("born in 1850", nothing, create_with(birthdate=date(1850, 1, 1)), E_ARG, False),

@@ -319,7 +319,7 @@ async def test_reschedule_refuses_a_taken_slot(sandbox: SikkaSandbox) -> None:
 async def test_new_patient_and_payment(sandbox: SikkaSandbox) -> None:
     async with sandbox.provider() as pms:
         handle = await pms.patients.create(
-            NewPatient(first_name="Ada", last_name="Quill", birthdate=date(1990, 4, 2), cell_phone="555-010-7788")
+            NewPatient(first_name="Ada", last_name="Quill", birthdate=date(1990, 4, 2), cell_phone="312-555-7788")
         )
         created = await pms.writebacks.wait(handle)
         assert created.status is WritebackState.WRITTEN
