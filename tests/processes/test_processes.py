@@ -203,7 +203,8 @@ async def open_entries(db: Path) -> int:
 
 async def test_over_http_writes_that_time_out_after_the_pms_logged_them_end_written_once(live: Served) -> None:
     """A client timeout shorter than the PMS's answer: every write errors at the client after the PMS
-    queued it. Each is followed from the log to ``written``; none is sent twice."""
+    queued it. Each of the six kinds (5 of each) is followed from the log to ``written``; none is sent
+    twice."""
     from decimal import Decimal
 
     from pms_connect import BookingRequest, NewPatient, PaymentRequest, WritebackState
@@ -224,6 +225,16 @@ async def test_over_http_writes_that_time_out_after_the_pms_logged_them_end_writ
         code = next(iter(await pms.payment_types()))
         for n in range(5):
             await pms.patients.get(who[n])  # cached by nothing: read now, while answers come at once
+        upcoming = sorted(
+            (
+                a.appointment_sr_no
+                for a in sandbox.world.appointments.values()
+                if a.practice_id == "1" and not a.cancelled and a.start.date() > sandbox.today + timedelta(days=2)
+            ),
+            key=int,
+        )[:15]
+        for appointment_id in upcoming:  # the reads a reschedule, cancel or confirm makes, cached or not
+            await pms.appointments.get(appointment_id)
         sandbox.faults.write_answer_loss = 1.0
         sandbox.faults.write_answer_loss_mode = "timeout"
         sandbox.faults.answer_hold = 1.0
@@ -244,10 +255,14 @@ async def test_over_http_writes_that_time_out_after_the_pms_logged_them_end_writ
                     PaymentRequest(patient_id=who[n], amount=Decimal(f"{20 + n}.00"), payment_type=code)
                 )
             )
+            moved = datetime.combine(far_weekday(sandbox.today, 90), time(5, 0), tzinfo=zone)
+            handles.append(await pms.appointments.reschedule(upcoming[n], start=moved + timedelta(hours=n)))
+            handles.append(await pms.appointments.cancel(upcoming[5 + n]))
+            handles.append(await pms.appointments.confirm(upcoming[10 + n]))
         sandbox.faults.write_answer_loss = 0.0
         assert not any(h.acknowledged for h in handles)
         results = [await pms.writebacks.wait(h) for h in handles]
-    assert [r.status for r in results] == [WritebackState.WRITTEN] * 15
+    assert [r.status for r in results] == [WritebackState.WRITTEN] * 30, [r.message for r in results]
     records = sandbox.writebacks
-    assert len(records) == 15, "nothing was sent twice"
+    assert len(records) == 30, "nothing was sent twice"
     assert sorted(r.writeback_id or "" for r in results) == sorted(r.id for r in records)
